@@ -1,0 +1,4 @@
+from .ftan_head import FTANHead
+from .iam import IAM
+
+__all__ = ['FTANHead', 'IAM']

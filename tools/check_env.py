@@ -1,0 +1,38 @@
+"""Report whether the stack ftan-opencd needs is installed (exit 1 if not).
+
+    python tools/check_env.py [--quiet]
+"""
+import argparse
+import importlib.util
+import os.path as osp
+import sys
+
+
+def load_env_check():
+    """Load ftan_opencd/env_check.py without importing the package."""
+    path = osp.join(osp.dirname(__file__), '..', 'ftan_opencd', 'env_check.py')
+    spec = importlib.util.spec_from_file_location('ftan_env_check', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quiet', action='store_true',
+                        help='print nothing, only set the exit status')
+    args = parser.parse_args()
+    problems = load_env_check().find_problems()
+    if importlib.util.find_spec('ftan_opencd') is None:
+        problems.append('ftan_opencd itself is not installed. '
+                        'Fix: pip install --no-deps -e .')
+    if not args.quiet:
+        for line in problems:
+            print(f'[check_env] {line}')
+        if not problems:
+            print('[check_env] environment OK')
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == '__main__':
+    main()
