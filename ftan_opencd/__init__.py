@@ -7,7 +7,11 @@ from .env_check import check_environment
 
 check_environment()
 
-from . import models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .utils import allow_full_checkpoint_loading  # noqa: E402
+
+allow_full_checkpoint_loading()
+
 from .version import __version__, version_info  # noqa: E402
 
 __all__ = ['__version__', 'version_info']

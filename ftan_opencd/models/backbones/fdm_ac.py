@@ -7,8 +7,8 @@ Two implementations of the same maths:
   real and ``w_i`` on the imaginary part, ``ifftshift``, ``ifft2`` and the
   magnitude; the magnitudes are averaged over the scales.
 * :func:`fdm_ac_lowpass` computes only the frequencies the mask keeps (at most
-  ``2 * max(scales)`` per axis) with small DFT matrices, once per call, and
-  inverts each scale with two thin matrix products. No ``fftshift`` copy is
+  ``2 * max(scales)`` per axis) with small real DFT matrices, once per call,
+  and inverts each scale with thin matrix products. No ``fftshift`` copy is
   made: the centred window is a set of signed frequency indices.
 
 Both clamp the window to the map (``h`` or ``w`` smaller than the window
@@ -82,34 +82,35 @@ def fdm_ac_reference(x: Tensor, w_r: Tensor, w_i: Tensor,
 
 @lru_cache(maxsize=256)
 def _dft_matrices(size: int, scales: Tuple[int, ...], device: str):
-    """Forward and per-scale inverse DFT matrices for one axis.
+    """Real DFT matrices for one axis, restricted to the kept frequencies.
 
     Returns:
-        tuple: ``forward`` (K, size) with ``e^{-2 pi i f n / size}`` for the
-        K frequencies of the largest window, and ``inverse`` (S, size, K)
-        with ``e^{+2 pi i f n / size} / size`` where frequency f lies in the
-        window of scale s, else 0.
+        tuple: ``forward`` (2K, size) stacking ``cos`` over ``sin`` of
+        ``2 pi f n / size`` for the K frequencies of the largest window, and
+        ``inverse`` (S, 2, size, K) holding ``cos / size`` and ``sin / size``
+        with the columns of frequencies outside scale s's window zeroed.
     """
     freqs = window_frequencies(size, max(scales)).double()
     pos = torch.arange(size, dtype=torch.float64)
-    angle = 2 * math.pi * freqs[:, None] * pos[None, :] / size
-    forward = torch.polar(torch.ones_like(angle), -angle)
+    angle = 2 * math.pi * freqs[:, None] * pos[None, :] / size  # K, size
+    forward = torch.cat([angle.cos(), angle.sin()])
     inverse = []
     for scale in scales:
         keep = torch.isin(freqs, window_frequencies(size, scale).double())
-        inverse.append((torch.polar(torch.ones_like(angle), angle) *
-                        keep[:, None]).T / size)
-    return (forward.to(torch.complex64).to(device),
-            torch.stack(inverse).to(torch.complex64).to(device))
+        inverse.append(
+            torch.stack([angle.cos().T, angle.sin().T]) * keep / size)
+    return (forward.float().to(device), torch.stack(inverse).float().to(device))
 
 
 def fdm_ac_lowpass(x: Tensor, w_r: Tensor, w_i: Tensor,
                    scales: Sequence[int] = (1, 2, 3, 4)) -> Tensor:
     """Fast FDM-AC magnitude; equal to :func:`fdm_ac_reference`.
 
-    The forward transform is computed once, only at the kept frequencies
-    (``Fu x Fv^T``); each scale is inverted with its masked inverse DFT
-    matrices (``Iu_s G Iv_s^T``).
+    The forward transform is computed once, only at the kept frequencies,
+    as real products with cos/sin matrices (``X(u, v) = sum_ab x(a, b)
+    e^{-2 pi i (ua/H + vb/W)}``); each scale is inverted with its masked
+    inverse matrices. Only real matmuls are used, so the path also exports
+    to ONNX.
 
     Args:
         x (Tensor): Input of shape (B, C, H, W).
@@ -124,14 +125,22 @@ def fdm_ac_lowpass(x: Tensor, w_r: Tensor, w_i: Tensor,
     scales = tuple(scales)
     fwd_h, inv_h = _dft_matrices(h, scales, str(x.device))
     fwd_w, inv_w = _dft_matrices(w, scales, str(x.device))
-    xc = x.float().to(torch.complex64)
-    freq = fwd_h @ xc @ fwd_w.T  # (B, C, Kh, Kw), Eq. 1 at kept bins
-    weighted = torch.complex(freq.real * _spread_weight(w_r.float(), x.dim()),
-                             freq.imag * _spread_weight(w_i.float(), x.dim()))
-    out = None
-    for idx in range(len(scales)):  # Eq. 2-4: mask lives in inv_h / inv_w
-        magnitude = (inv_h[idx] @ weighted @ inv_w[idx].T).abs()
-        out = magnitude if out is None else out + magnitude
+    kh, kw = fwd_h.shape[0] // 2, fwd_w.shape[0] // 2
+    # Eq. 1 at the kept bins: rows [cos; sin] x, then columns [cos; sin].
+    blocks = fwd_h @ x.float() @ fwd_w.T  # (B, C, 2Kh, 2Kw)
+    cc, cs = blocks[..., :kh, :kw], blocks[..., :kh, kw:]
+    sc, ss = blocks[..., kh:, :kw], blocks[..., kh:, kw:]
+    real = (cc - ss) * _spread_weight(w_r.float(), x.dim())
+    imag = -(cs + sc) * _spread_weight(w_i.float(), x.dim())
+    out = 0
+    for (cos_h, sin_h), (cos_w, sin_w) in zip(inv_h, inv_w):
+        # Eq. 2-4: the window lives in the inverse matrices' zeroed columns.
+        u = cos_h @ real - sin_h @ imag
+        v = cos_h @ imag + sin_h @ real
+        y_real = u @ cos_w.T - v @ sin_w.T
+        y_imag = u @ sin_w.T + v @ cos_w.T
+        # A tiny floor keeps the gradient of |y| finite where y = 0.
+        out = out + torch.sqrt(y_real * y_real + y_imag * y_imag + 1e-20)
     return out / len(scales)
 
 

@@ -1,0 +1,5 @@
+# FTAN-T (SegNeXt-T shaped MCFA encoder) with the paper's LEVIR-CD recipe.
+_base_ = './ftan-b_256x256_200e_levircd.py'
+model = dict(
+    backbone=dict(arch='t'),
+    decode_head=dict(in_channels=[32, 64, 160, 256]))

@@ -1,0 +1,57 @@
+"""Test-time hook writing Fig.-4-style error maps of every prediction."""
+import os.path as osp
+from typing import Optional, Sequence
+
+import mmcv
+import numpy as np
+from mmengine.hooks import Hook
+
+from opencd.registry import HOOKS
+from .error_map import error_map
+
+
+@HOOKS.register_module()
+class ChangeErrorMapHook(Hook):
+    """Save ``t1 | t2 | error map`` panels during ``runner.test()``.
+
+    The error map shows correctly detected change white, false detections
+    green and missed detections red (the paper's Fig. 4). Files are named
+    after the t1 image and written to ``out_dir``.
+
+    Args:
+        out_dir (str): Output folder; relative paths are placed under the
+            runner's log directory.
+        max_images (int, optional): Stop after this many images.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, out_dir: str = 'error_maps',
+                 max_images: Optional[int] = None):
+        self.out_dir = out_dir
+        self.max_images = max_images
+        self._written = 0
+
+    def before_test(self, runner) -> None:
+        if not osp.isabs(self.out_dir):
+            self.out_dir = osp.join(runner.log_dir, self.out_dir)
+        mmcv.mkdir_or_exist(self.out_dir)
+        self._written = 0
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+                        outputs: Optional[Sequence] = None) -> None:
+        for sample in outputs or []:
+            if self.max_images is not None and \
+                    self._written >= self.max_images:
+                return
+            pred = sample.pred_sem_seg.data.squeeze(0).cpu().numpy()
+            gt = sample.gt_sem_seg.data.squeeze(0).cpu().numpy()
+            path_a, path_b = sample.img_path
+            panel = [
+                mmcv.imresize(mmcv.imread(p), pred.shape[::-1])
+                for p in (path_a, path_b)
+            ] + [error_map(pred, gt)]
+            name = osp.splitext(osp.basename(path_a))[0] + '.png'
+            mmcv.imwrite(np.concatenate(panel, axis=1),
+                         osp.join(self.out_dir, name))
+            self._written += 1
