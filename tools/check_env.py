@@ -23,9 +23,13 @@ def main():
                         help='print nothing, only set the exit status')
     args = parser.parse_args()
     problems = load_env_check().find_problems()
-    if importlib.util.find_spec('ftan_opencd') is None:
-        problems.append('ftan_opencd itself is not installed. '
-                        'Fix: pip install --no-deps -e .')
+    repo = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+    spec = importlib.util.find_spec('ftan_opencd')
+    if spec is None or not osp.abspath(spec.origin).startswith(repo + osp.sep):
+        where = 'is not installed' if spec is None else \
+            f'is installed from {osp.dirname(spec.origin)}'
+        problems.append(f'ftan_opencd {where}, not from this checkout '
+                        f'({repo}). Fix: pip install --no-deps -e {repo}')
     if not args.quiet:
         for line in problems:
             print(f'[check_env] {line}')

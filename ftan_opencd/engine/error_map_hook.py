@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 import mmcv
 import numpy as np
 from mmengine.hooks import Hook
+from mmengine.utils import mkdir_or_exist
 
 from opencd.registry import HOOKS
 from .error_map import error_map
@@ -35,7 +36,7 @@ class ChangeErrorMapHook(Hook):
     def before_test(self, runner) -> None:
         if not osp.isabs(self.out_dir):
             self.out_dir = osp.join(runner.log_dir, self.out_dir)
-        mmcv.mkdir_or_exist(self.out_dir)
+        mkdir_or_exist(self.out_dir)
         self._written = 0
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
@@ -48,7 +49,7 @@ class ChangeErrorMapHook(Hook):
             gt = sample.gt_sem_seg.data.squeeze(0).cpu().numpy()
             path_a, path_b = sample.img_path
             panel = [
-                mmcv.imresize(mmcv.imread(p), pred.shape[::-1])
+                mmcv.imresize(mmcv.imread(p, 'color'), pred.shape[::-1])
                 for p in (path_a, path_b)
             ] + [error_map(pred, gt)]
             name = osp.splitext(osp.basename(path_a))[0] + '.png'

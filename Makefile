@@ -1,0 +1,25 @@
+# ftan-opencd: every target installs what it needs first (idempotent).
+PYTHON ?= python3
+DEMO_CFG := configs/demo/ftan-t_128x128_demo-cd_cpu.py
+DEMO_DIR := work_dirs/demo
+
+.PHONY: install test demo benchmark test-modern
+
+install:
+	PYTHON=$(PYTHON) bash tools/install_deps.sh
+
+test: install
+	$(PYTHON) -m pytest tests -q
+
+demo: install
+	$(PYTHON) tools/make_demo_data.py --out data/demo-cd --seed 0
+	$(PYTHON) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	$(PYTHON) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_DIR) --show-dir $(DEMO_DIR)/predictions
+	@echo "prediction panels (t1 | t2 | errors): $(DEMO_DIR)/predictions"
+
+benchmark: install
+	$(PYTHON) tools/benchmark.py
+
+test-modern:
+	bash tools/test_modern.sh

@@ -1,0 +1,167 @@
+"""Binary change-detection dataset that validates its folders before use."""
+from typing import Dict, List, Optional, Set
+
+import mmengine
+import mmengine.fileio as fileio
+from mmengine.logging import print_log
+
+from opencd.datasets.basecddataset import _BaseCDDataset
+from opencd.registry import DATASETS
+
+MAX_LISTED_NAMES = 10
+
+
+@DATASETS.register_module()
+class CheckedCDDataset(_BaseCDDataset):
+    """LEVIR-CD style dataset (A/, B/, label/ folders) with upfront checks.
+
+    The layout, arguments and data-info keys are those of open-cd's
+    ``_BaseCDDataset`` (``data_prefix`` keys ``img_path_from``,
+    ``img_path_to`` and, for labelled data, ``seg_map_path``). When the data
+    list is built (at construction, i.e. before training starts) it raises:
+
+    - ``ValueError`` if ``img_path_from``/``img_path_to`` is not set;
+    - ``FileNotFoundError`` naming the folder if a folder, or the split file
+      ``ann_file``, does not exist;
+    - ``ValueError`` naming the folder (or split file) if the split is empty;
+    - ``FileNotFoundError`` listing up to 10 names and the folder if a
+      sample lacks its A image, its B image or its label (same name, with
+      ``img_suffix``/``seg_map_suffix``).
+
+    Without ``ann_file`` the split is every image found (recursively) in the
+    A and B folders, so an image present in only one of them is an error.
+    Leave ``seg_map_path`` out of ``data_prefix`` for unlabelled data. Pair
+    it with ``CDLoadChangeLabel``, which validates label values; the
+    ``format_seg_map`` argument only matters for open-cd's own loader.
+
+    Args:
+        img_suffix (str): Suffix of the A/B images. Defaults to '.png'.
+        seg_map_suffix (str): Suffix of the labels. Defaults to '.png'.
+        data_prefix (dict, optional): Folders ``img_path_from``,
+            ``img_path_to`` and optionally ``seg_map_path``, relative to
+            ``data_root``. Defaults to
+            ``dict(img_path_from='A', img_path_to='B', seg_map_path='label')``.
+        **kwargs: Other arguments of open-cd's ``_BaseCDDataset``
+            (``data_root``, ``ann_file``, ``pipeline``, ``test_mode``, ...).
+    """
+    METAINFO = dict(
+        classes=('unchanged', 'changed'),
+        palette=[[0, 0, 0], [255, 255, 255]])
+
+    def __init__(self,
+                 img_suffix: str = '.png',
+                 seg_map_suffix: str = '.png',
+                 data_prefix: Optional[Dict[str, str]] = None,
+                 **kwargs) -> None:
+        if data_prefix is None:
+            data_prefix = dict(
+                img_path_from='A', img_path_to='B', seg_map_path='label')
+        super().__init__(
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            data_prefix=data_prefix,
+            **kwargs)
+
+    def _folder(self, key: str) -> str:
+        """Return ``data_prefix[key]`` after checking the folder exists."""
+        folder = self.data_prefix.get(key)
+        if not folder:
+            raise ValueError(f'{type(self).__name__}: data_prefix["{key}"] '
+                             'is not set')
+        if not fileio.isdir(folder, backend_args=self.backend_args):
+            raise FileNotFoundError(f'{type(self).__name__}: folder '
+                                    f'data_prefix["{key}"] not found: '
+                                    f'{folder}')
+        return folder
+
+    def _names_in(self, folder: str, suffix: str) -> Set[str]:
+        """Relative paths without ``suffix`` of the files in ``folder``."""
+        files = fileio.list_dir_or_file(
+            folder,
+            list_dir=False,
+            suffix=suffix,
+            recursive=True,
+            backend_args=self.backend_args)
+        return {name[:len(name) - len(suffix)] for name in files}
+
+    def _split_names(self, names_from: Set[str],
+                     names_to: Set[str]) -> List[str]:
+        """Names of the split: from ``ann_file`` or from the A/B folders."""
+        if self.ann_file:
+            if not fileio.isfile(self.ann_file,
+                                 backend_args=self.backend_args):
+                raise FileNotFoundError(f'{type(self).__name__}: split file '
+                                        f'ann_file not found: {self.ann_file}')
+            lines = mmengine.list_from_file(
+                self.ann_file, backend_args=self.backend_args)
+            names = [line.strip() for line in lines if line.strip()]
+            if not names:
+                raise ValueError(f'{type(self).__name__}: split file '
+                                 f'{self.ann_file} lists no samples')
+            return names
+        names = sorted(names_from | names_to)
+        if not names:
+            raise ValueError(
+                f'{type(self).__name__}: empty split, no *{self.img_suffix} '
+                f'images in {self.data_prefix["img_path_from"]} or '
+                f'{self.data_prefix["img_path_to"]}')
+        return names
+
+    def _require(self, names: List[str], available: Set[str], folder: str,
+                 suffix: str) -> None:
+        """Raise if some ``names`` have no ``suffix`` file in ``folder``."""
+        missing = [name for name in names if name not in available]
+        if missing:
+            listed = ', '.join(name + suffix
+                               for name in missing[:MAX_LISTED_NAMES])
+            more = ', ...' if len(missing) > MAX_LISTED_NAMES else ''
+            raise FileNotFoundError(
+                f'{type(self).__name__}: {len(missing)} of {len(names)} '
+                f'samples have no file in {folder}: {listed}{more}')
+
+    def load_data_list(self) -> List[dict]:
+        """Validate the folders and list the samples.
+
+        Returns:
+            list[dict]: One data info per sample (in split-file order, else
+            sorted by name) with ``img_path`` (A and B
+            files), ``seg_map_path`` (labelled data), ``label_map``,
+            ``format_seg_map``, ``reduce_zero_label`` and ``seg_fields``.
+        """
+        dir_from = self._folder('img_path_from')
+        dir_to = self._folder('img_path_to')
+        dir_label = (self._folder('seg_map_path')
+                     if 'seg_map_path' in self.data_prefix else None)
+        names_from = self._names_in(dir_from, self.img_suffix)
+        names_to = self._names_in(dir_to, self.img_suffix)
+        names = self._split_names(names_from, names_to)
+        self._require(names, names_from, dir_from, self.img_suffix)
+        self._require(names, names_to, dir_to, self.img_suffix)
+        if dir_label is not None:
+            self._require(names, self._names_in(dir_label,
+                                                self.seg_map_suffix),
+                          dir_label, self.seg_map_suffix)
+
+        data_list = []
+        for name in names:
+            file_name = name + self.img_suffix
+            data_info = dict(img_path=[
+                fileio.join_path(dir_from, file_name,
+                                 backend_args=self.backend_args),
+                fileio.join_path(dir_to, file_name,
+                                 backend_args=self.backend_args)
+            ])
+            if dir_label is not None:
+                data_info['seg_map_path'] = fileio.join_path(
+                    dir_label,
+                    name + self.seg_map_suffix,
+                    backend_args=self.backend_args)
+            data_info['label_map'] = self.label_map
+            data_info['format_seg_map'] = self.format_seg_map
+            data_info['reduce_zero_label'] = self.reduce_zero_label
+            data_info['seg_fields'] = []
+            data_list.append(data_info)
+        print_log(
+            f'{type(self).__name__}: {len(data_list)} samples checked in '
+            f'{dir_from}', logger='current')
+        return data_list

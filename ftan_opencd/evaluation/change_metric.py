@@ -1,0 +1,233 @@
+"""Confusion-matrix metric for binary change detection.
+
+Conventions (so that no metric is ever NaN):
+
+* A ratio whose denominator is zero because the class was neither present in
+  the ground truth nor predicted (TP = FP = FN = 0) is 100: there was nothing
+  to find and nothing was wrongly found. Any other zero denominator (e.g. no
+  pixel predicted as changed although the ground truth has changes) gives 0.
+* Kappa is 100 when chance agreement is 1 (ground truth and prediction are the
+  same single class everywhere), the only case where it is 0/0.
+* An evaluation without any valid pixel (all ignored) returns 0 everywhere.
+* ``mIoU`` averages the per-class IoU over the classes that occur in the
+  ground truth or the prediction, as mmseg's ``IoUMetric`` does.
+"""
+import logging
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from opencd.registry import METRICS
+from prettytable import PrettyTable
+
+DEFAULT_CLASSES = ('unchanged', 'changed')
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, absent: np.ndarray) -> np.ndarray:
+    """Element-wise ``num / den`` in percent with the module's conventions.
+
+    Args:
+        num (np.ndarray): Numerators.
+        den (np.ndarray): Denominators (non-negative).
+        absent (np.ndarray): True where the class is in neither ground truth
+            nor prediction; a zero denominator there yields 100, else 0.
+
+    Returns:
+        np.ndarray: The ratios in percent.
+    """
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.where(absent, 100.0, 0.0)
+    np.divide(100.0 * num, den, out=out, where=den > 0)
+    return out
+
+
+def class_scores(confusion: np.ndarray) -> Dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 and IoU of a confusion matrix.
+
+    Args:
+        confusion (np.ndarray): ``(C, C)`` matrix, rows are ground-truth
+            classes and columns predicted classes.
+
+    Returns:
+        dict[str, np.ndarray]: ``precision``, ``recall``, ``F1`` and ``IoU``
+        arrays of length C in percent, plus ``present`` (bool, class occurs in
+        the ground truth or the prediction).
+    """
+    tp = np.diag(confusion).astype(np.float64)
+    fp = confusion.sum(axis=0) - tp
+    fn = confusion.sum(axis=1) - tp
+    absent = (tp + fp + fn) == 0
+    return dict(
+        precision=_ratio(tp, tp + fp, absent),
+        recall=_ratio(tp, tp + fn, absent),
+        F1=_ratio(2 * tp, 2 * tp + fp + fn, absent),
+        IoU=_ratio(tp, tp + fp + fn, absent),
+        present=~absent)
+
+
+def overall_scores(confusion: np.ndarray) -> Tuple[float, float]:
+    """Overall accuracy and Cohen's kappa of a confusion matrix, in percent.
+
+    Args:
+        confusion (np.ndarray): ``(C, C)`` matrix, rows are ground truth.
+
+    Returns:
+        tuple[float, float]: ``(OA, Kappa)``; both 0 for an empty matrix.
+    """
+    total = float(confusion.sum())
+    if total == 0:
+        return 0.0, 0.0
+    observed = np.trace(confusion) / total
+    chance = float(
+        (confusion.sum(axis=0) * confusion.sum(axis=1)).sum()) / total**2
+    if chance >= 1.0:
+        kappa = 1.0 if observed >= 1.0 else 0.0
+    else:
+        kappa = (observed - chance) / (1.0 - chance)
+    return 100.0 * observed, 100.0 * kappa
+
+
+@METRICS.register_module()
+class ChangeMetric(BaseMetric):
+    """Binary change-detection metric from an accumulated confusion matrix.
+
+    ``compute_metrics`` returns a flat dict with the changed class's
+    ``precision``, ``recall``, ``F1`` and ``IoU``, plus ``OA``, ``Kappa`` and
+    ``mIoU``, all in percent rounded to 2 decimals, so that
+    ``CheckpointHook(save_best='F1', rule='greater')`` works. See the module
+    docstring for the zero-division conventions. A warning is logged when
+    every prediction of the whole run is the same class (collapsed model).
+
+    Args:
+        changed_index (int): Index of the "changed" class. Defaults to 1.
+        ignore_index (int): Ground-truth value excluded from evaluation.
+            Defaults to 255.
+        collect_device (str): Device used to gather results across ranks,
+            ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Prefix added to the metric names.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 changed_index: int = 1,
+                 ignore_index: int = 255,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.changed_index = changed_index
+        self.ignore_index = ignore_index
+
+    @property
+    def class_names(self) -> Tuple[str, ...]:
+        """tuple[str]: Class names from ``dataset_meta`` (default binary)."""
+        meta = self.dataset_meta or {}
+        return tuple(meta.get('classes', DEFAULT_CLASSES))
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Accumulate the confusion matrix and prediction histogram of a batch.
+
+        Args:
+            data_batch (dict): The batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs holding
+                ``pred_sem_seg.data`` and ``gt_sem_seg.data``.
+        """
+        num_classes = len(self.class_names)
+        for sample in data_samples:
+            pred = sample['pred_sem_seg']['data'].squeeze().long()
+            gt = sample['gt_sem_seg']['data'].squeeze().to(pred)
+            valid = gt != self.ignore_index
+            if valid.any() and int(gt[valid].max()) >= num_classes:
+                raise ValueError(
+                    f'ground-truth value {int(gt[valid].max())} is not a '
+                    f'class index (< {num_classes}) nor ignore_index '
+                    f'{self.ignore_index}; are 0/255 labels loaded without '
+                    "format_seg_map='to_binary'?")
+            pairs = gt[valid] * num_classes + pred[valid]
+            confusion = torch.bincount(
+                pairs, minlength=num_classes**2).reshape(
+                    num_classes, num_classes)
+            pred_hist = torch.bincount(
+                pred.flatten(), minlength=num_classes)[:num_classes]
+            self.results.append(
+                (confusion.cpu().numpy(), pred_hist.cpu().numpy()))
+
+    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
+        """Compute the metrics from the per-image results of all ranks.
+
+        Args:
+            results (list[tuple]): ``(confusion, prediction histogram)`` per
+                image, as appended by :meth:`process`.
+
+        Returns:
+            dict[str, float]: ``precision``, ``recall``, ``F1``, ``IoU`` (of
+            the changed class), ``OA``, ``Kappa`` and ``mIoU``.
+        """
+        names = self.class_names
+        num_classes = len(names)
+        confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+        pred_hist = np.zeros(num_classes, dtype=np.int64)
+        for image_confusion, image_hist in results:
+            confusion += image_confusion
+            pred_hist += image_hist
+        self._warn_if_collapsed(pred_hist, len(results))
+
+        scores = class_scores(confusion)
+        oa, kappa = overall_scores(confusion)
+        if confusion.sum() == 0:
+            print_log('ChangeMetric: no valid (non-ignored) pixel was '
+                      'evaluated; all metrics are 0.', 'current',
+                      logging.WARNING)
+            scores = {k: np.zeros_like(v) for k, v in scores.items()}
+        self._log_table(names, scores)
+
+        present = scores['present']
+        miou = float(scores['IoU'][present].mean()) if present.any() else 0.0
+        c = self.changed_index
+        metrics = OrderedDict(
+            precision=scores['precision'][c],
+            recall=scores['recall'][c],
+            F1=scores['F1'][c],
+            IoU=scores['IoU'][c],
+            OA=oa,
+            Kappa=kappa,
+            mIoU=miou)
+        return {k: round(float(v), 2) for k, v in metrics.items()}
+
+    def _warn_if_collapsed(self, pred_hist: np.ndarray,
+                           num_images: int) -> None:
+        """Log a warning when all predicted pixels belong to one class.
+
+        Args:
+            pred_hist (np.ndarray): Number of predicted pixels per class.
+            num_images (int): Number of evaluated images.
+        """
+        predicted = np.flatnonzero(pred_hist)
+        if len(predicted) != 1:
+            return
+        name = self.class_names[predicted[0]]
+        print_log(
+            f"all predictions were '{name}' for {num_images} images: the "
+            'model may have collapsed to a single class (all-'
+            f"{'black' if predicted[0] != self.changed_index else 'white'} "
+            'change maps). Check the labels (0/255 with '
+            "format_seg_map='to_binary' or 0/1), the class weights of the "
+            'loss and the learning rate.', 'current', logging.WARNING)
+
+    @staticmethod
+    def _log_table(names: Sequence[str],
+                   scores: Dict[str, np.ndarray]) -> None:
+        """Log the per-class scores as a table.
+
+        Args:
+            names (Sequence[str]): Class names.
+            scores (dict[str, np.ndarray]): Output of :func:`class_scores`.
+        """
+        table = PrettyTable()
+        table.add_column('Class', list(names))
+        for key in ('IoU', 'precision', 'recall', 'F1'):
+            table.add_column(key, [round(float(v), 2) for v in scores[key]])
+        print_log('per class results:\n' + table.get_string(), 'current')

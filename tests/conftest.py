@@ -1,0 +1,31 @@
+"""Shared fixtures. Importing ftan_opencd here makes a missing or broken
+open-cd stack fail the whole run with the environment check's message
+instead of skipping tests."""
+import os.path as osp
+
+import pytest
+import torch
+
+import ftan_opencd  # noqa: F401
+from mmengine.registry import init_default_scope
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+init_default_scope('opencd')
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+
+
+def tiny_model_cfg(**head):
+    """FTAN-T with a 16-channel decoder: the smallest real FTAN."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/ftan_b.py'))
+    cfg.model.backbone.arch = 't'
+    cfg.model.decode_head.in_channels = [32, 64, 160, 256]
+    cfg.model.decode_head.channels = 16
+    cfg.model.decode_head.update(head)
+    return cfg.model

@@ -1,0 +1,133 @@
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from ftan_opencd.models.decode_heads import IAM, FTANHead
+from ftan_opencd.models.decode_heads.iam import NonLocalBlock
+from ftan_opencd.models.utils import attention as attention_module
+from ftan_opencd.models.utils import chunked_attention, naive_attention
+
+DIMS = [8, 16, 24, 32]
+
+
+def bitemporal_feats(b=2, h=16, w=12, dims=DIMS):
+    return [
+        torch.randn(b, 2 * c, -(-h // 2**i), -(-w // 2**i))
+        for i, c in enumerate(dims)
+    ]
+
+
+def make_head(**kwargs):
+    cfg = dict(in_channels=DIMS, channels=16, num_classes=2,
+               loss_decode=dict(type='mmseg.CrossEntropyLoss'))
+    cfg.update(kwargs)
+    return FTANHead(**cfg)
+
+
+def samples(b, h, w):
+    out = []
+    for _ in range(b):
+        s = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, 2, (1, h, w))))
+        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w)))
+        out.append(s)
+    return out
+
+
+def naive_iam(iam, c):
+    """IAM written out with explicit softmax maps (the reference pattern)."""
+    b, e, h, w = c.shape
+    t = c.flatten(2).transpose(1, 2)
+    a = torch.softmax(
+        iam.token_query(t) @ iam.token_key(iam.cls_tokens).T / e**0.5, -1)
+    hmap = (a @ iam.prop_tokens).transpose(1, 2).reshape(b, e, h, w)
+
+    def non_local(block, q_in, k_in):
+        q = block.query_project(q_in).flatten(2).transpose(1, 2)
+        k = block.key_project(k_in).flatten(2).transpose(1, 2)
+        v = block.value_project(k_in).flatten(2).transpose(1, 2)
+        att = torch.softmax(q @ k.transpose(1, 2) / e**0.5, -1)
+        return block.out_project((att @ v).transpose(1, 2).reshape(b, e, h, w))
+
+    return c + non_local(iam.self_context, c, c) + non_local(
+        iam.cross_context, c, hmap)
+
+
+def test_iam_equals_naive_softmax_attention(monkeypatch):
+    iam = IAM(16, 2, dict(type='BN')).eval()
+    c = torch.randn(2, 16, 7, 9)
+    expected = naive_iam(iam, c)
+    torch.testing.assert_close(iam(c), expected, atol=1e-5, rtol=1e-4)
+    # Force the CPU blocking path (several query blocks).
+    monkeypatch.setattr(attention_module, 'CPU_BLOCK_ELEMENTS', 100)
+    torch.testing.assert_close(iam(c), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_chunked_attention_exact():
+    q, k, v = torch.randn(2, 50, 8), torch.randn(2, 40, 8), torch.randn(
+        2, 40, 6)
+    torch.testing.assert_close(
+        chunked_attention(q, k, v), naive_attention(q, k, v), atol=1e-5,
+        rtol=1e-5)
+
+
+def test_gradients_reach_iam_tokens():
+    head = make_head()
+    head(bitemporal_feats()).sum().backward()
+    for p in (head.iam.cls_tokens, head.iam.prop_tokens):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_fused_and_reference_attention_same_weights():
+    fused = make_head().eval()
+    ref = make_head(fused_attention=False).eval()
+    ref.load_state_dict(fused.state_dict())
+    assert isinstance(ref.iam.self_context, NonLocalBlock)
+    assert ref.iam.self_context.attention is naive_attention
+    feats = bitemporal_feats()
+    torch.testing.assert_close(fused(feats), ref(feats), atol=1e-5,
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize('h, w', [(16, 16), (16, 12), (13, 7)])
+def test_output_is_four_times_finest_map(h, w):
+    head = make_head()
+    out = head(bitemporal_feats(h=h, w=w))
+    assert out.shape == (2, 2, 4 * h, 4 * w)
+
+
+def test_without_iam_and_sigmoid_output():
+    head = make_head(with_iam=False, num_classes=2, out_channels=1,
+                     threshold=0.3, loss_decode=dict(
+                         type='mmseg.CrossEntropyLoss', use_sigmoid=True))
+    assert head.iam is None and head.conv_seg.out_channels == 1
+    feats = bitemporal_feats(h=8, w=8)
+    assert head(feats).shape == (2, 1, 32, 32)
+    losses = head.loss(feats, samples(2, 32, 32), {})
+    assert torch.isfinite(losses['loss_ce'])
+
+
+def test_deep_supervision_losses():
+    head = make_head(deep_supervision=(0.5, 0.5, 0.5, 0.8))
+    feats = bitemporal_feats(h=8, w=8)
+    losses = head.loss(feats, samples(2, 32, 32), {})
+    assert set(losses) >= {'loss_ce', 'loss_side0', 'loss_side3', 'acc_seg'}
+    # weights scale the side losses: zero weight gives zero loss
+    head.deep_supervision = (0., 0.5, 0.5, 0.8)
+    assert head.loss(feats, samples(2, 32, 32), {})['loss_side0'] == 0
+    plain = make_head()
+    assert not hasattr(plain, 'side_preds')
+    assert set(plain.loss(feats, samples(2, 32, 32), {})) == {
+        'loss_ce', 'acc_seg'}
+
+
+def test_channel_mismatch_raises_clear_error():
+    head = make_head()
+    feats = bitemporal_feats(dims=[8, 16, 24, 40])
+    with pytest.raises(ValueError, match='80'):
+        head(feats)
+    with pytest.raises(ValueError, match='one date'):
+        FTANHead(in_channels=[8, 16], in_index=[0, 1, 2], num_classes=2)
+    with pytest.raises(ValueError, match='deep_supervision'):
+        make_head(deep_supervision=(1., ))

@@ -1,0 +1,58 @@
+"""The package imports, checks its environment and registers in open-cd."""
+import pytest
+
+import ftan_opencd
+from ftan_opencd import env_check
+from opencd.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+
+
+@pytest.mark.parametrize('registry, names', [
+    (MODELS, ['FTANBackbone', 'FTANHead']),
+    (TRANSFORMS, ['BitemporalGaussianBlur', 'BitemporalColorJitter',
+                  'CDLoadImagePair', 'CDLoadChangeLabel']),
+    (METRICS, ['ChangeMetric']),
+    (DATASETS, ['CheckedCDDataset']),
+    (HOOKS, ['ChangeErrorMapHook']),
+])
+def test_components_registered_in_opencd(registry, names):
+    for name in names:
+        assert registry.get(name) is not None, f'{name} not in {registry}'
+
+
+def test_version():
+    assert ftan_opencd.__version__.count('.') == 2
+    assert ftan_opencd.version_info[0] == 0
+
+
+def test_environment_is_supported():
+    assert env_check.find_problems() == []
+
+
+def test_wrong_version_gives_actionable_message(monkeypatch):
+    real = env_check._installed_version
+
+    def fake(module, dist):
+        return '1.3.1' if module == 'mmseg' else real(module, dist)
+
+    monkeypatch.setattr(env_check, '_installed_version', fake)
+    with pytest.raises(env_check.EnvironmentMismatch) as err:
+        env_check.check_environment()
+    message = str(err.value)
+    assert 'mmseg==1.3.1' in message and '<1.3.0' in message
+    assert 'pip install mmsegmentation==1.2.2' in message
+    assert 'tools/install_deps.sh' in message
+
+
+def test_missing_opencd_names_the_install_command(monkeypatch):
+    real = env_check._installed_version
+
+    def fake(module, dist):
+        if module == 'opencd':
+            raise ModuleNotFoundError("No module named 'opencd'")
+        return real(module, dist)
+
+    monkeypatch.setattr(env_check, '_installed_version', fake)
+    problems = env_check.find_problems()
+    assert len(problems) == 1
+    assert 'opencd cannot be imported' in problems[0]
+    assert env_check.OPENCD_COMMIT in problems[0]
