@@ -164,3 +164,20 @@ def test_bf16_autocast_training_step_is_finite():
     assert seen and seen[0] == torch.bfloat16
     for name, p in model.named_parameters():
         assert p.grad is None or torch.isfinite(p.grad).all(), name
+
+
+def test_two_process_gloo_training(data_root, tmp_path):
+    """mmengine's launcher under torchrun: 2 CPU processes, gloo backend."""
+    work = tmp_path / 'dist'
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         '--master_port=29531', 'tools/train.py', DEMO_CFG, '--launcher',
+         'pytorch', '--work-dir', str(work), '--cfg-options',
+         *tiny_options(data_root, 2), 'env_cfg.dist_cfg.backend=gloo'],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'Distributed launcher: pytorch' in log
+    assert 'Distributed training: True' in log
+    assert 'Iter(train) [2/2]' in log
+    assert (work / 'iter_2.pth').is_file()

@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
+from ftan_opencd.utils import prepare_cpu_distributed
 
 
 def parse_args():
@@ -48,6 +49,7 @@ def build_config(args) -> Config:
             raise FileNotFoundError(f'{what} file {path} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    prepare_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
+from ftan_opencd.utils import prepare_cpu_distributed
 from opencd.registry import RUNNERS
 
 
@@ -55,6 +56,7 @@ def build_config(args) -> Config:
         raise FileNotFoundError(f'config file {args.config} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    prepare_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
