@@ -7,12 +7,22 @@ import pytest
 import torch
 
 import ftan_opencd  # noqa: F401
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-init_default_scope('opencd')
+@pytest.fixture(autouse=True)
+def registry_scope(request):
+    """Run each test in open-cd's default scope, as configs do.
+
+    A test module may set ``REGISTRY_SCOPE = 'mmseg'``: the model-only tests
+    do, so that building norm layers or losses never imports open-cd's model
+    package (it needs torchvision, which the modern environment lacks).
+    """
+    scope = getattr(request.module, 'REGISTRY_SCOPE', 'opencd')
+    with DefaultScope.overwrite_default_scope(scope):
+        yield
 
 
 @pytest.fixture(autouse=True)

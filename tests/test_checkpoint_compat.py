@@ -16,6 +16,9 @@ from torch.utils.data import Dataset
 from ftan_opencd.models.backbones import FTANBackbone
 from ftan_opencd.utils import checkpoint_compat
 
+# Model-only test: no open-cd model package needed (see conftest).
+REGISTRY_SCOPE = 'mmseg'
+
 
 class PairSet(Dataset):
     """Eight fixed random images with a scalar target each."""

@@ -9,6 +9,8 @@ from mmengine.config import Config
 from opencd.registry import MODELS
 from .conftest import REPO
 
+pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
+
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p)

@@ -7,7 +7,8 @@ from opencd.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
 
 
 @pytest.mark.parametrize('registry, names', [
-    (MODELS, ['FTANBackbone', 'FTANHead']),
+    pytest.param(MODELS, ['FTANBackbone', 'FTANHead'],
+                 marks=pytest.mark.needs_torchvision),
     (TRANSFORMS, ['BitemporalGaussianBlur', 'BitemporalColorJitter',
                   'CDLoadImagePair', 'CDLoadChangeLabel']),
     (METRICS, ['ChangeMetric']),

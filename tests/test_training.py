@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 from ftan_opencd.datasets.synthetic import write_dataset
 from .conftest import REPO
 
+pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
+
 DEMO_CFG = osp.join(REPO, 'configs/demo/ftan-t_128x128_demo-cd_cpu.py')
 
 

@@ -8,6 +8,12 @@ import os.path as osp
 import sys
 
 
+# Imported by open-cd's models, the tools or the test suite, beyond the
+# packages that `import ftan_opencd` checks itself.
+TOOL_MODULES = ('torchvision', 'mmdet', 'mmpretrain', 'pytest', 'onnx',
+                'onnxruntime')
+
+
 def load_env_check():
     """Load ftan_opencd/env_check.py without importing the package."""
     path = osp.join(osp.dirname(__file__), '..', 'ftan_opencd', 'env_check.py')
@@ -23,6 +29,10 @@ def main():
                         help='print nothing, only set the exit status')
     args = parser.parse_args()
     problems = load_env_check().find_problems()
+    for module in TOOL_MODULES:
+        if importlib.util.find_spec(module) is None:
+            problems.append(f'{module} is not installed (needed by open-cd '
+                            'or the tests). Fix: bash tools/install_deps.sh')
     repo = osp.abspath(osp.join(osp.dirname(__file__), '..'))
     spec = importlib.util.find_spec('ftan_opencd')
     if spec is None or not osp.abspath(spec.origin).startswith(repo + osp.sep):

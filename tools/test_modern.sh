@@ -34,4 +34,4 @@ fi
 "$py" -m pip install --no-deps --no-build-isolation -e "$here" >/dev/null
 "$py" -c 'import torch, numpy; print("modern env: torch", torch.__version__, "numpy", numpy.__version__)'
 cd "$here"
-"$py" -m pytest -q -p no:cacheprovider -m "not needs_opencd_models" tests
+"$py" -m pytest -q -p no:cacheprovider -m "not needs_torchvision" tests

@@ -3,6 +3,9 @@ import torch
 
 from ftan_opencd.models.backbones import MCFA, FTANBackbone, PartialConv
 
+# Model-only tests: no open-cd model package needed (see conftest).
+REGISTRY_SCOPE = 'mmseg'
+
 
 def test_pconv_leaves_three_quarters_untouched():
     pconv = PartialConv(16)

@@ -5,6 +5,8 @@ from ftan_opencd.models.backbones.fdm_ac import (FDMAC, fdm_ac_lowpass,
                                                  fdm_ac_reference,
                                                  window_bounds)
 
+# Model-only tests: no open-cd model package needed (see conftest).
+REGISTRY_SCOPE = 'mmseg'
 
 @pytest.mark.parametrize('shape', [(2, 3, 16, 16), (1, 2, 7, 5), (1, 4, 3, 9),
                                    (1, 1, 1, 1), (2, 2, 2, 2), (1, 3, 64, 33),

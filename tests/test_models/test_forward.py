@@ -1,11 +1,14 @@
 """FTAN through open-cd's SiamEncoderDecoder in loss / predict / tensor mode."""
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from opencd.registry import MODELS
 from ..conftest import tiny_model_cfg
+
+pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
 
 
 def batch(b, h, w):
@@ -22,7 +25,8 @@ def batch(b, h, w):
 
 @pytest.fixture(scope='module')
 def model():
-    return MODELS.build(tiny_model_cfg())
+    with DefaultScope.overwrite_default_scope('opencd'):
+        return MODELS.build(tiny_model_cfg())
 
 
 def test_loss_mode_backward(model):

@@ -8,6 +8,9 @@ from ftan_opencd.models.decode_heads.iam import NonLocalBlock
 from ftan_opencd.models.utils import attention as attention_module
 from ftan_opencd.models.utils import chunked_attention, naive_attention
 
+# Model-only tests: no open-cd model package needed (see conftest).
+REGISTRY_SCOPE = 'mmseg'
+
 DIMS = [8, 16, 24, 32]
 
 
