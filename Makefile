@@ -1,6 +1,6 @@
 # ftan-opencd: every target installs what it needs first (idempotent).
 PYTHON ?= python3
-DEMO_CFG := configs/demo/ftan-t_128x128_demo-cd_cpu.py
+DEMO_CFG := configs/demo/ftan-tiny_128x128_demo-cd_cpu.py
 DEMO_DIR := work_dirs/demo
 
 .PHONY: install test demo benchmark test-modern

@@ -16,7 +16,7 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
 
-DEMO_CFG = osp.join(REPO, 'configs/demo/ftan-t_128x128_demo-cd_cpu.py')
+DEMO_CFG = osp.join(REPO, 'configs/demo/ftan-tiny_128x128_demo-cd_cpu.py')
 
 
 @pytest.fixture(scope='module')
