@@ -6,14 +6,13 @@
 import argparse
 import logging
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import prepare_cpu_distributed
+from ftan_opencd.utils import load_config
 from opencd.registry import RUNNERS
 
 
@@ -50,20 +49,10 @@ def parse_args():
     return args
 
 
-def build_config(args) -> Config:
+def build_config(args):
     """Config with the command-line options applied."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    prepare_cpu_distributed(cfg)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options,
+                      args.work_dir)
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in the config.',
