@@ -55,6 +55,8 @@ def build_config(args):
             dict(type='ChangeErrorMapHook', out_dir=osp.abspath(args.show_dir))
         ]
     if args.tta:
+        if 'tta_pipeline' not in cfg:
+            raise KeyError(f'--tta: {args.config} defines no tta_pipeline')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
