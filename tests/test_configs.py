@@ -13,7 +13,11 @@ pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
 
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
+                         recursive=True)
+    if '_base_' not in p and '/benchmark/' not in p)
+# Model-only configs of tools/benchmark.py (files starting with _ are bases).
+BENCHMARK_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'benchmark', '[!_]*.py')))
 
 
 def test_configs_found():
@@ -37,7 +41,8 @@ def test_config_loads_and_builds(path):
     model.eval()
     with torch.no_grad():
         out = model(torch.rand(1, 6, 64, 64) * 255, mode='tensor')
-    assert out.shape == (1, 2, 64, 64)
+    # FTANHead and BITHead predict at full size, SegformerHead at H/4.
+    assert out.shape[:2] == (1, 2) and out.shape[2:] in ((64, 64), (16, 16))
 
 
 def test_paper_recipe():
@@ -71,6 +76,15 @@ def test_ablation_rows_differ_as_in_the_paper():
         assert backbone.type == 'mmseg.MixVisionTransformer'
         assert backbone.num_layers == [3, 3, 4, 3]
         assert backbone.sr_ratios == [8, 4, 2, 1]
+        widths = [backbone.embed_dims * h for h in backbone.num_heads]
+        assert widths == [64, 128, 320, 512]
     assert rows['iam-only'].model.decode_head.with_iam is True
     assert rows['baseline-changeformer-v6'].model.decode_head.with_iam is \
         False
+
+
+@pytest.mark.parametrize('path', BENCHMARK_CONFIGS, ids=osp.basename)
+def test_benchmark_model_config_builds(path):
+    cfg = Config.fromfile(path)
+    model = MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) > 0
