@@ -27,7 +27,8 @@ if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
         pip_install --no-build-isolation mmcv==2.1.0
 fi
 "$py" -c 'import mmseg, mmdet' 2>/dev/null || pip_install \
-    mmsegmentation==1.2.2 mmdet==3.3.0 ftfy regex scipy matplotlib prettytable tqdm
+    mmsegmentation==1.2.2 mmdet==3.3.0 ftfy regex scipy matplotlib prettytable tqdm \
+    onnx onnxruntime rasterio
 if ! "$py" -c 'import opencd' 2>/dev/null; then
     pip_install --no-deps "${OPENCD_SRC:-git+https://github.com/likyoo/open-cd.git@$OPENCD_COMMIT}"
 fi

@@ -121,7 +121,9 @@ def fdm_ac_lowpass(x: Tensor, w_r: Tensor, w_i: Tensor,
     Returns:
         Tensor: The averaged magnitude in float32, shape (B, C, H, W).
     """
-    h, w = x.shape[-2:]
+    # Python ints (also while tracing for ONNX, where shapes are tensors):
+    # the cached DFT matrices then enter an exported graph as constants.
+    h, w = int(x.shape[-2]), int(x.shape[-1])
     scales = tuple(scales)
     fwd_h, inv_h = _dft_matrices(h, scales, str(x.device))
     fwd_w, inv_w = _dft_matrices(w, scales, str(x.device))
