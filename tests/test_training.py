@@ -128,6 +128,8 @@ def losses_of_run(data_root, work_dir):
     cfg.randomness = dict(seed=123, deterministic=True)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.train_cfg.val_interval = 100
+    # Own message hub per run (the default name is a timestamp in seconds).
+    cfg.experiment_name = f'determinism-{osp.basename(work_dir)}'
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.message_hub.get_scalar('train/loss').data[0]
