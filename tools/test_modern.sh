@@ -26,7 +26,7 @@ if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
         pip_install --no-build-isolation mmcv==2.1.0
 fi
-"$py" -c 'import mmseg, mmdet' 2>/dev/null || pip_install \
+"$py" -c 'import mmseg, mmdet, onnx, onnxruntime, rasterio' 2>/dev/null || pip_install \
     mmsegmentation==1.2.2 mmdet==3.3.0 ftfy regex scipy matplotlib prettytable tqdm \
     onnx onnxruntime rasterio
 if ! "$py" -c 'import opencd' 2>/dev/null; then
