@@ -1,79 +1,10 @@
 # DSIFN-CD with the FTAN paper's protocol: the 512 x 512 release cut into
 # 256 x 256 tiles (14400 / 1360 / 192) by
 #   python tools/prepare_dsifn.py data/DSIFN-CD data/DSIFN-CD256
-# Training, validation and test all use the tiles.
-dataset_type = 'CheckedCDDataset'
+# Training, validation and test all use the tiles; the pipelines are the
+# LEVIR-CD paper pipelines.
+_base_ = './levir_cd.py'
 data_root = 'data/DSIFN-CD256'
-
-crop_size = (256, 256)
-train_pipeline = [
-    dict(type='CDLoadImagePair'),
-    dict(type='CDLoadChangeLabel'),
-    dict(type='MultiImgRandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='MultiImgRandomFlip', prob=0.5, direction='vertical'),
-    # The reference code rescales by U(1.0, 1.2); the paper writes 0.8-1.2.
-    dict(
-        type='MultiImgRandomResize',
-        scale=crop_size,
-        ratio_range=(1.0, 1.2),
-        keep_ratio=True),
-    dict(type='MultiImgRandomCrop', crop_size=crop_size),
-    dict(type='MultiImgPad', size=crop_size, pad_val=dict(img=0, seg=255)),
-    dict(type='BitemporalGaussianBlur', radius_range=(0., 1.)),
-    dict(
-        type='BitemporalColorJitter',
-        brightness=0.3,
-        contrast=0.3,
-        saturation=0.3,
-        hue=0.3),
-    dict(type='MultiImgPackSegInputs')
-]
-test_pipeline = [
-    dict(type='CDLoadImagePair'),
-    dict(type='CDLoadChangeLabel'),
-    dict(type='MultiImgPackSegInputs')
-]
-
-
-train_dataloader = dict(
-    batch_size=24,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path_from='train/A',
-            img_path_to='train/B',
-            seg_map_path='train/label'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path_from='val/A',
-            img_path_to='val/B',
-            seg_map_path='val/label'),
-        pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path_from='test/A',
-            img_path_to='test/B',
-            seg_map_path='test/label'),
-        pipeline=test_pipeline))
-
-val_evaluator = dict(type='ChangeMetric')
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))
