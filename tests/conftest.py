@@ -1,6 +1,7 @@
 """Shared fixtures. Importing ftan_opencd here makes a missing or broken
 open-cd stack fail the whole run with the environment check's message
 instead of skipping tests."""
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,6 +11,8 @@ import ftan_opencd  # noqa: F401
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(REPO, 'configs', 'demo',
+                       'ftan-tiny_128x128_demo-cd_cpu.py')
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +42,22 @@ def tiny_model_cfg(**head):
     cfg.model.decode_head.channels = 16
     cfg.model.decode_head.update(head)
     return cfg.model
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """One intra-op thread: tiny forwards are fastest without OpenMP
+    synchronisation, above all on shared (oversubscribed) CI machines."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def load_tool(name):
+    """Import tools/<name>.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

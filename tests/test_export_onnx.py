@@ -1,8 +1,6 @@
 """Tests of tools/export_onnx.py: ONNX export of the CPU demo's small FTAN
 (random weights) and its agreement with PyTorch under onnxruntime, for two
 inputs and for one 6-channel input."""
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import onnx
@@ -13,32 +11,14 @@ import torch
 import ftan_opencd  # noqa: F401 - registers FTAN in open-cd
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis.onnx_export import ChangeLogits, example_inputs
+from .conftest import DEMO_CONFIG, load_tool
 
-pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
+pytestmark = [
+    pytest.mark.needs_torchvision,  # builds open-cd models
+    pytest.mark.usefixtures('one_thread')
+]
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo',
-                       'ftan-tiny_128x128_demo-cd_cpu.py')
 SHAPE = (64, 96)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: these tiny forwards are fastest without OpenMP
-    synchronisation, above all on shared (oversubscribed) CI machines."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def load_tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

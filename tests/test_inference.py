@@ -2,8 +2,6 @@
 tools/activation_maps.py, on the CPU demo's small FTAN (0.7 M parameters)
 with random weights, so that every test runs in seconds on a CPU.
 """
-import importlib.util
-import os.path as osp
 import sys
 
 import cv2
@@ -23,34 +21,16 @@ from ftan_opencd.apis.inference import change_probability
 from ftan_opencd.apis.sliding_window import (RowBlender, WindowLayout,
                                              window_starts)
 from ftan_opencd.apis.sources import import_rasterio
+from .conftest import DEMO_CONFIG, load_tool
 
-pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
+pytestmark = [
+    pytest.mark.needs_torchvision,  # builds open-cd models
+    pytest.mark.usefixtures('one_thread')
+]
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo',
-                       'ftan-tiny_128x128_demo-cd_cpu.py')
 H, W = 100, 140  # odd sizes, not multiples of 32
 CRS_UTM = CRS.from_epsg(32633)
 TRANSFORM = from_origin(500000.0, 4600000.0, 0.5, 0.5)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: these tiny forwards are fastest without OpenMP
-    synchronisation, above all on shared (oversubscribed) CI machines."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def load_tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def random_pair(height=H, width=W, seed=0):

@@ -1,0 +1,151 @@
+"""Tests of tools/benchmark.py and ftan_opencd.benchmark (tiny sizes)."""
+import importlib.util
+import json
+import os.path as osp
+from argparse import Namespace
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.analysis import get_model_complexity_info
+
+import ftan_opencd  # noqa: F401  registers FTAN in open-cd
+from ftan_opencd.benchmark import worker
+from ftan_opencd.benchmark.complexity import complexity_info
+from ftan_opencd.benchmark.learning import learning_config
+from ftan_opencd.benchmark.zoo import REPO_ROOT, build_model
+
+CPU = torch.device('cpu')
+
+
+def load_tool():
+    """Import tools/benchmark.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(REPO_ROOT, 'tools', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.needs_torchvision  # builds open-cd models
+def test_quick_benchmark_writes_json_and_markdown(tmp_path):
+    models = ['fc-siam-diff', 'bit-r18']
+    load_tool().main(['--quick', '--models', *models, '--no-reference',
+                      '--baseline', 'fc-siam-diff', '--out', str(tmp_path)])
+    report = json.loads((tmp_path / 'benchmark.json').read_text())
+    assert report['command'].startswith('python tools/benchmark.py --quick')
+    for key in ('cpu', 'logical_cores', 'torch', 'device', 'memory_gb'):
+        assert report['machine'][key]
+    assert report['settings']['size'] == 64
+    assert report['settings']['large'] == 128
+    assert list(report['models']) == models
+    for name in models:
+        result = report['models'][name]
+        assert 'exit_code' not in result, (
+            tmp_path / 'logs' / f'{name}.log').read_text()
+        assert result['complexity']['params'] > 0
+        assert result['complexity']['flops'] > 0
+        assert result['complexity']['input_shape'] == [1, 6, 64, 64]
+        for key in ('train', 'infer_64', 'infer_128'):
+            assert result[key]['median_s'] > 0
+            assert len(result[key]['times_s']) == 1
+            assert result[key]['peak_mb'] > 100  # RSS includes torch
+        row = report['rows'][name]
+        assert all(value is not None for value in row.values()), row
+    assert all(v == pytest.approx(1.0)
+               for v in report['ratios']['fc-siam-diff'].values())
+    markdown = (tmp_path / 'benchmark.md').read_text()
+    assert '| Model | Params (M) | FLOPs (G)' in markdown
+    assert 'Ratios to fc-siam-diff' in markdown
+    assert all(f'| {name} |' in markdown for name in models)
+
+
+@pytest.mark.needs_torchvision  # builds open-cd models
+def test_reference_pattern_matches_fast_on_same_weights():
+    fast = build_model('ftan-t')
+    reference = build_model('ftan-t', 'reference',
+                            state_dict=fast.state_dict())
+    mcfa = reference.backbone.stages[0][0].attn.mcfa
+    assert mcfa.fdm.impl == 'reference'
+    assert reference.decode_head.iam.self_context.attention.__name__ == \
+        'naive_attention'
+    assert fast.backbone.stages[0][0].attn.mcfa.fdm.impl == 'lowpass'
+
+    result = worker.agreement(fast, reference, 64, CPU)
+    assert result['max_abs_diff'] < 1e-4
+    assert result['argmax_agreement'] == 1.0
+    fdm = result['components']['fdm_magnitude']
+    assert fdm['calls'] == 2 * 13  # two dates x FTAN-T's 13 blocks
+    assert fdm['max_abs_diff'] < 1e-5 * max(1.0, fdm['max_abs_value'])
+    attention = result['components']['attention_context']
+    assert attention['calls'] == 2
+    assert attention['max_abs_diff'] < 1e-5
+
+
+def test_reference_memory_guard(monkeypatch):
+    # 1024^2 input: N = 256^2 tokens, two float32 N x N maps = 32 GiB.
+    assert worker.attention_map_mb(1, 1024, train=False) == 32768
+    assert worker.attention_map_mb(2, 256, train=True) == 4 * 2 * 4096**2 * 4 \
+        / 1024**2
+    monkeypatch.setattr(worker, 'available_memory_mb', lambda device: 20000)
+    spec = dict(variant='reference')
+    skip = worker.memory_guard(spec, dict(task='infer', size=1024), CPU)
+    assert 'skipped' in skip and skip['estimated_mb'] == 32768
+    assert worker.memory_guard(spec, dict(task='infer', size=512), CPU) == {}
+    assert worker.memory_guard(dict(variant='fast'),
+                               dict(task='infer', size=1024), CPU) == {}
+
+
+class _AttentionAndDft(nn.Module):
+    """A 2-D by 4-D matmul (undercounted by mmengine) and an SDPA call."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer('dft', torch.randn(8, 16))
+
+    def forward(self, x):
+        y = self.dft @ x  # (8, 16) @ (1, 6, 16, 16) -> (1, 6, 8, 16)
+        q = y.flatten(2).transpose(1, 2)  # (1, 128, 6)
+        return F.scaled_dot_product_attention(q, q, q)
+
+
+def test_complexity_counts_what_mmengine_misses():
+    info = complexity_info(_AttentionAndDft(), 16, CPU)
+    # mmengine: 8 * 16 * 16 for the matmul (batch 1 x 6 ignored), no SDPA.
+    assert info['flops'] == 8 * 16 * 16
+    assert info['uncounted_heavy'] == {
+        'aten::scaled_dot_product_attention': 1}
+    matmul = 6 * 8 * 16 * 16
+    sdpa = 128 * 128 * (6 + 6)
+    assert info['flops_extended'] == matmul + sdpa
+    assert info['uncounted_heavy_extended'] == {}
+
+
+@pytest.mark.needs_torchvision  # builds open-cd models
+def test_complexity_flops_equal_get_model_complexity_info():
+    model = build_model('fc-siam-diff').eval()
+    info = complexity_info(model, 64, CPU)
+    reference = get_model_complexity_info(
+        model, inputs=(torch.randn(1, 6, 64, 64), ), show_table=False,
+        show_arch=False)
+    assert info['flops'] == reference['flops']
+    assert info['params'] == reference['params']
+
+
+def test_learning_config_uses_one_recipe(tmp_path):
+    args = Namespace(data_root='data/demo-cd', iters=20, batch=4, lr=5e-4,
+                     seed=3, test_images=5, out=str(tmp_path))
+    cfg = learning_config('bit-r18', args)
+    assert cfg.model.decode_head.type == 'BITHead'
+    assert cfg.train_cfg.max_iters == 20
+    assert cfg.param_scheduler[0]['end'] == 2
+    assert cfg.param_scheduler[1]['end'] == 20
+    assert cfg.optim_wrapper.optimizer.lr == 5e-4
+    assert cfg.train_dataloader.batch_size == 4
+    assert cfg.test_dataloader.dataset.indices == 5
+    assert cfg.train_dataloader.dataset.data_root == osp.abspath(
+        'data/demo-cd')
+    assert cfg.test_evaluator.type == 'ChangeMetric'
+    assert cfg.randomness.seed == 3
+    assert cfg.val_cfg is None
