@@ -1,0 +1,1 @@
+"""Speed, memory, complexity and learning benchmarks (tools/benchmark.py)."""

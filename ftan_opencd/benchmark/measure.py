@@ -1,0 +1,172 @@
+"""Timing and peak-memory measurements of one model in the current process.
+
+Peak memory is ``torch.cuda.max_memory_allocated`` on CUDA. On the CPU it is
+the peak resident set size of the process (``ru_maxrss``); before each
+measurement the kernel's high-water mark is reset (Linux ``clear_refs``) so
+that each measurement gets its own peak. Where the reset is not possible the
+peak is cumulative over the process and ``peak_reset`` says so.
+"""
+import contextlib
+import ctypes
+import gc
+import resource
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn as nn
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+MB = 1024.0**2
+
+
+def _trim_heap() -> None:
+    """Return freed heap memory to the OS (glibc), so RSS drops."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+
+
+def _current_rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / MB
+
+
+def reset_peak_memory(device: torch.device) -> Dict:
+    """Reset the peak-memory counter of ``device``.
+
+    Returns:
+        dict: ``baseline_mb`` (memory in use now) and ``peak_reset`` (whether
+        the counter could be reset).
+    """
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        return dict(baseline_mb=torch.cuda.memory_allocated(device) / MB,
+                    peak_reset=True)
+    _trim_heap()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets the RSS high-water mark (ru_maxrss)
+        reset = True
+    except OSError:
+        reset = False
+    return dict(baseline_mb=_current_rss_mb(), peak_reset=reset)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory since the last :func:`reset_peak_memory`, in MiB."""
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / MB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def time_calls(fn: Callable[[], None], device: torch.device, warmup: int,
+               repeats: int) -> Dict:
+    """Wall-clock times of ``fn`` after ``warmup`` untimed calls.
+
+    Returns:
+        dict: ``median_s``, ``min_s`` and all ``times_s``, plus the memory
+        fields of :func:`reset_peak_memory` and ``peak_mb`` (peak over the
+        warm-up and the timed calls).
+    """
+    memory = reset_peak_memory(device)
+    for _ in range(warmup):
+        fn()
+    times: List[float] = []
+    for _ in range(repeats):
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return dict(
+        median_s=statistics.median(times),
+        min_s=min(times),
+        times_s=times,
+        peak_mb=peak_memory_mb(device),
+        **memory)
+
+
+def autocast_context(device: torch.device, amp: bool):
+    """Mixed precision (float16 on CUDA, bfloat16 on CPU) or a no-op."""
+    if not amp:
+        return contextlib.nullcontext()
+    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def random_batch(batch: int, size: int, device: torch.device,
+                 seed: int = 0):
+    """Normalised bitemporal inputs (B, 6, H, W) and change labels.
+
+    Returns:
+        tuple: ``inputs`` and a list of ``SegDataSample`` with
+        ``gt_sem_seg`` (about 10 % changed pixels) and image metainfo.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch, 6, size, size, generator=gen).to(device)
+    samples = []
+    for _ in range(batch):
+        label = (torch.rand(1, size, size, generator=gen) < 0.1).long()
+        sample = SegDataSample(metainfo=dict(
+            img_shape=(size, size), ori_shape=(size, size),
+            pad_shape=(size, size), padding_size=[0, 0, 0, 0]))
+        sample.gt_sem_seg = PixelData(data=label.to(device))
+        samples.append(sample)
+    return inputs, samples
+
+
+def make_train_step(model: nn.Module, batch: int, size: int,
+                    device: torch.device, amp: bool) -> Callable[[], None]:
+    """A closure running one training step on a fixed random batch.
+
+    The step is forward with loss, backward and the paper's AdamW step
+    (lr 1e-4, weight decay 0.1); with ``amp`` on CUDA the loss is scaled by a
+    ``GradScaler``. The model is put in train mode.
+    """
+    model.train()
+    inputs, samples = random_batch(batch, size, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4,
+                                  weight_decay=0.1)
+    scaler = torch.cuda.amp.GradScaler(enabled=amp and device.type == 'cuda')
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast_context(device, amp):
+            losses = model.loss(inputs, samples)
+        loss, _ = model.parse_losses(losses)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    return step
+
+
+def train_step_timing(model: nn.Module, batch: int, size: int,
+                      device: torch.device, amp: bool, warmup: int,
+                      repeats: int) -> Dict:
+    """Time training steps (:func:`make_train_step`)."""
+    step = make_train_step(model, batch, size, device, amp)
+    return dict(time_calls(step, device, warmup, repeats), batch=batch,
+                size=size)
+
+
+def inference_timing(model: nn.Module, size: int, device: torch.device,
+                     amp: bool, warmup: int, repeats: int) -> Dict:
+    """Time whole-image inference (``model.predict``) of one image pair."""
+    model.eval()
+    inputs, _ = random_batch(1, size, device)
+
+    def infer():
+        with torch.no_grad(), autocast_context(device, amp):
+            model.predict(inputs)
+
+    return dict(time_calls(infer, device, warmup, repeats), batch=1,
+                size=size)

@@ -1,0 +1,148 @@
+"""Benchmark FTAN against open-cd models: speed, memory, FLOPs, learning.
+
+Speed / memory / complexity (each model in its own process), plus FTAN-B's
+reference compute pattern vs the fast one on the same weights:
+
+    python tools/benchmark.py [--models ftan-t ftan-s ...] [--device cpu]
+        [--amp] [--repeats 3] [--warmup 1] [--batch 2] [--size 256]
+        [--large 1024] [--large-repeats N] [--large-warmup N]
+        [--reference-size 512] [--reference-model ftan-b] [--no-reference]
+        [--baseline ftan-b] [--threads N] [--seed 0]
+        [--out work_dirs/benchmark] [--quick]
+
+Profile of one model's training step (top 15 operators by self time):
+
+    python tools/benchmark.py --profile [ftan-b] [--batch 2] [--size 256]
+
+Learning comparison on the synthetic data (python tools/make_demo_data.py):
+
+    python tools/benchmark.py learn [--models ftan-t ...] [--iters 300]
+        [--batch 8] [--data-root data/demo-cd] [--out work_dirs/learn]
+"""
+import argparse
+import shlex
+import sys
+
+import torch
+
+from ftan_opencd.benchmark.learning import run_learning
+from ftan_opencd.benchmark.profiling import profile_train_step
+from ftan_opencd.benchmark.runner import run_benchmark
+from ftan_opencd.benchmark.zoo import BASELINE, DEFAULT_MODELS, MODEL_CONFIGS
+
+LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
+                'fc-siam-diff')
+# --quick: tiny inputs and a single timed run, for tests and smoke checks.
+QUICK = dict(size=64, large=128, reference_size=96, batch=2, repeats=1,
+             warmup=0)
+
+
+def benchmark_parser() -> argparse.ArgumentParser:
+    """Options of the speed / memory / complexity benchmark."""
+    parser = argparse.ArgumentParser(
+        description='Speed, memory and FLOPs of FTAN and open-cd models',
+        epilog='Subcommand: "tools/benchmark.py learn -h" for the learning '
+        'comparison.')
+    parser.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS),
+                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        help=f'models (default: all: {list(DEFAULT_MODELS)})')
+    parser.add_argument('--device', default='cpu',
+                        help='cpu or cuda[:N] (default: %(default)s)')
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast: float16 on CUDA, bfloat16 on CPU')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed runs, the median is reported')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed runs before the timed ones')
+    parser.add_argument('--batch', type=int, default=2,
+                        help='batch of the training step')
+    parser.add_argument('--size', type=int, default=256,
+                        help='side of the training / inference / FLOPs input')
+    parser.add_argument('--large', type=int, default=1024,
+                        help='side of the whole-image inference input')
+    parser.add_argument('--large-repeats', type=int, default=None,
+                        help='timed runs at --large (default: 1 on CPU, '
+                        'where one run takes minutes, else --repeats)')
+    parser.add_argument('--large-warmup', type=int, default=None,
+                        help='warm-up runs at --large (default: 0 on CPU, '
+                        'else --warmup)')
+    parser.add_argument('--reference-size', type=int, default=512,
+                        help='extra inference size of the reference '
+                        'comparison, where the reference fits in memory')
+    parser.add_argument('--reference-model', default=BASELINE,
+                        choices=[m for m in MODEL_CONFIGS if 'ftan' in m],
+                        help='FTAN model of the reference-pattern comparison')
+    parser.add_argument('--baseline', default=BASELINE,
+                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        help='model the ratios are relative to '
+                        '(default: %(default)s)')
+    parser.add_argument('--no-reference', dest='reference',
+                        action='store_false',
+                        help='skip the reference-pattern comparison')
+    parser.add_argument('--profile', nargs='?', const=BASELINE, default=None,
+                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        help='only profile the training step of MODEL '
+                        f'(default {BASELINE}) with torch.profiler')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of each measuring process '
+                        '(default: torch\'s, one per core); 1 is steadier '
+                        'on a machine shared with other jobs')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random weights and inputs')
+    parser.add_argument('--out', default='work_dirs/benchmark',
+                        help='output folder (default: %(default)s)')
+    parser.add_argument('--quick', action='store_true',
+                        help=f'tiny settings for smoke tests: {QUICK} '
+                        '(explicit options still win)')
+    return parser
+
+
+def learn_parser() -> argparse.ArgumentParser:
+    """Options of the learning comparison (``learn`` subcommand)."""
+    parser = argparse.ArgumentParser(
+        prog='tools/benchmark.py learn',
+        description='Train several models with one seeded recipe on the '
+        'synthetic data and compare change F1 / IoU on its test split')
+    parser.add_argument('--models', nargs='+', default=list(LEARN_MODELS),
+                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        help=f'models (default: {list(LEARN_MODELS)})')
+    parser.add_argument('--data-root', default='data/demo-cd',
+                        help='LEVIR-CD layout root {train,test}/{A,B,label}')
+    parser.add_argument('--iters', type=int, default=300,
+                        help='training iterations of every model')
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--lr', type=float, default=1e-3,
+                        help='AdamW learning rate of every model')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--test-images', type=int, default=None,
+                        help='test on the first N test images only')
+    parser.add_argument('--out', default='work_dirs/learn')
+    return parser
+
+
+def parse_benchmark_args(argv):
+    """Parse the benchmark options, with --quick's defaults if given."""
+    parser = benchmark_parser()
+    if '--quick' in argv:
+        parser.set_defaults(**QUICK)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Dispatch to the benchmark, the profiler or the learning comparison."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = ' '.join(['python tools/benchmark.py', shlex.join(argv)]).strip()
+    if argv[:1] == ['learn']:
+        return run_learning(learn_parser().parse_args(argv[1:]), command)
+    args = parse_benchmark_args(argv)
+    if args.profile:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        return profile_train_step(args.profile, args.batch, args.size,
+                                  args.device, args.amp, args.warmup,
+                                  args.repeats, args.out)
+    return run_benchmark(args, command)
+
+
+if __name__ == '__main__':
+    main()
