@@ -4,41 +4,27 @@
         [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import load_config
+from ftan_opencd.utils import (add_runner_arguments, load_config,
+                               parse_runner_args)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test a change detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='dir for the evaluation logs')
     parser.add_argument(
         '--show-dir',
         help='dir for t1 | t2 | error-map panels (white: detected change, '
         'green: false detection, red: missed detection)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.test_cfg.mode=whole')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher (pytorch = torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser)
 
 
 def build_config(args):

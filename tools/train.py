@@ -5,21 +5,19 @@
 """
 import argparse
 import logging
-import os
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import load_config
+from ftan_opencd.utils import (add_runner_arguments, load_config,
+                               parse_runner_args)
 from opencd.registry import RUNNERS
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a change detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -33,20 +31,8 @@ def parse_args():
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the ratio of the actual to the base batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_iters=100')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher (pytorch = torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser)
 
 
 def build_config(args):

@@ -1,8 +1,11 @@
-"""Config loading shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Options and config loading shared by ``tools/train.py`` and
+``tools/test.py``."""
+import argparse
+import os
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .distributed import prepare_cpu_distributed
 
@@ -36,3 +39,27 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--work-dir``, ``--cfg-options``, ``--launcher`` and
+    ``--local-rank`` (the options open-cd's train and test tools share)."""
+    parser.add_argument('--work-dir', help='dir for logs and checkpoints')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (pytorch = torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the command line; exports LOCAL_RANK like open-cd's tools."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
