@@ -1,5 +1,4 @@
 """Tests of tools/benchmark.py and ftan_opencd.benchmark (tiny sizes)."""
-import importlib.util
 import json
 import os.path as osp
 from argparse import Namespace
@@ -14,30 +13,24 @@ import ftan_opencd  # noqa: F401  registers FTAN in open-cd
 from ftan_opencd.benchmark import worker
 from ftan_opencd.benchmark.complexity import complexity_info
 from ftan_opencd.benchmark.learning import learning_config
-from ftan_opencd.benchmark.zoo import REPO_ROOT, build_model
+from ftan_opencd.benchmark.zoo import build_model
+from .conftest import load_tool
 
 CPU = torch.device('cpu')
-
-
-def load_tool():
-    """Import tools/benchmark.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_tool', osp.join(REPO_ROOT, 'tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.needs_torchvision  # builds open-cd models
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     models = ['fc-siam-diff', 'bit-r18']
-    load_tool().main(['--quick', '--models', *models, '--no-reference',
-                      '--baseline', 'fc-siam-diff', '--out', str(tmp_path)])
+    load_tool('benchmark').main([
+        '--quick', '--models', *models, '--no-reference', '--baseline',
+        'fc-siam-diff', '--threads', '1', '--out', str(tmp_path)])
     report = json.loads((tmp_path / 'benchmark.json').read_text())
     assert report['command'].startswith('python tools/benchmark.py --quick')
     for key in ('cpu', 'logical_cores', 'torch', 'device', 'memory_gb'):
         assert report['machine'][key]
     assert report['settings']['size'] == 64
+    assert report['settings']['threads'] == 1
     assert report['settings']['large'] == 128
     assert list(report['models']) == models
     for name in models:
@@ -62,6 +55,7 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
 
 
 @pytest.mark.needs_torchvision  # builds open-cd models
+@pytest.mark.usefixtures('one_thread')
 def test_reference_pattern_matches_fast_on_same_weights():
     fast = build_model('ftan-t')
     reference = build_model('ftan-t', 'reference',
@@ -123,6 +117,7 @@ def test_complexity_counts_what_mmengine_misses():
 
 
 @pytest.mark.needs_torchvision  # builds open-cd models
+@pytest.mark.usefixtures('one_thread')
 def test_complexity_flops_equal_get_model_complexity_info():
     model = build_model('fc-siam-diff').eval()
     info = complexity_info(model, 64, CPU)

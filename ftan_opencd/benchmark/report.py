@@ -145,7 +145,8 @@ def markdown_report(report: Dict) -> str:
     ]
     for name, row in report['rows'].items():
         result = report['models'][name]
-        large_note = _status(result, f'infer_{s["large"]}')
+        large = _status(result, f'infer_{s["large"]}') or _fmt(
+            row['infer_large_s'])
         lines.append(
             f'| {name} | {_fmt(row["params_m"])} | '
             f'{_fmt(row["flops_g"], "{:.1f}")} | '
@@ -153,7 +154,7 @@ def markdown_report(report: Dict) -> str:
             f'{_fmt(row["train_s"])} | '
             f'{_fmt(row["train_peak_mb"], "{:.0f}")} | '
             f'{_fmt(row["infer_small_ms"], "{:.0f}")} | '
-            f'{_fmt(row["infer_large_s"])}{large_note} | '
+            f'{large} | '
             f'{_fmt(row["infer_large_peak_mb"], "{:.0f}")} |')
     if report['ratios']:
         lines += ['', f'Ratios to {report["settings"]["baseline"]}:', '',
@@ -215,7 +216,7 @@ def reference_markdown(ref: Dict, settings: Dict) -> str:
         for n in sizes:
             key = f'infer_{n}'
             cells += [
-                _fmt(_get(r, key, 'median_s')) + _status(r, key),
+                _status(r, key) or _fmt(_get(r, key, 'median_s')),
                 _fmt(_get(r, key, 'peak_mb'), '{:.0f}')
             ]
         lines.append('| ' + ' | '.join(cells) + ' |')

@@ -6,7 +6,8 @@
 tasks (``complexity``, ``train``, ``infer``); ``RESULT.json`` is rewritten
 after every task, so a crash (e.g. the OOM killer) keeps what came before.
 For the ``reference`` variant the fast model is built first and its state
-dict loaded into the reference model, and the logits of both are compared.
+dict loaded into the reference model, and the two are compared
+(:func:`agreement`).
 """
 import json
 import os
