@@ -1,6 +1,7 @@
 """Training and testing through the tools, resume, determinism, bf16."""
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -173,9 +174,12 @@ def test_bf16_autocast_training_step_is_finite():
 def test_two_process_gloo_training(data_root, tmp_path):
     """mmengine's launcher under torchrun: 2 CPU processes, gloo backend."""
     work = tmp_path / 'dist'
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
     result = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         '--master_port=29531', 'tools/train.py', DEMO_CFG, '--launcher',
+         f'--master_port={port}', 'tools/train.py', DEMO_CFG, '--launcher',
          'pytorch', '--work-dir', str(work), '--cfg-options',
          *tiny_options(data_root, 2), 'env_cfg.dist_cfg.backend=gloo'],
         cwd=REPO, capture_output=True, text=True, timeout=600)
