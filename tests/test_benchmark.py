@@ -64,7 +64,10 @@ def test_reference_pattern_matches_fast_on_same_weights():
     assert mcfa.fdm.impl == 'reference'
     assert reference.decode_head.iam.self_context.attention.__name__ == \
         'naive_attention'
+    head = reference.decode_head
+    assert not head.channels_last_tail and head.band_pixels is None
     assert fast.backbone.stages[0][0].attn.mcfa.fdm.impl == 'lowpass'
+    assert fast.decode_head.channels_last_tail
 
     result = worker.agreement(fast, reference, 64, CPU)
     assert result['max_abs_diff'] < 1e-4

@@ -189,7 +189,9 @@ def reference_markdown(ref: Dict, settings: Dict) -> str:
         f'## Reference compute pattern vs fast ({ref["model"]}, same '
         'weights)', '',
         'Reference = `fdm_impl=\'reference\'` (per-scale full FFTs) + '
-        '`fused_attention=False` (materialised N x N IAM attention).', '',
+        '`fused_attention=False` (materialised N x N IAM attention) + '
+        '`channels_last_tail=False, band_pixels=None` (upsampling tail whole, '
+        'NCHW).', '',
         f'Logits on one {agree.get("size")}² pair: max |fast - reference| = '
         f'{_fmt(agree.get("max_abs_diff"), "{:.3g}")} (max |logit| '
         f'{_fmt(agree.get("max_abs_logit"), "{:.3g}")}, argmax agreement '

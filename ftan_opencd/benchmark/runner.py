@@ -3,8 +3,8 @@
 Each model is measured by :mod:`.worker` in a fresh Python process, so that
 the peak memory of one model is not inflated by another and a crash (e.g.
 out of memory) only loses that model. The reference-pattern comparison
-measures the FTAN model once more with ``fdm_impl='reference'`` and
-``fused_attention=False`` on the same weights.
+measures the FTAN model once more in the reference pattern
+(:func:`.zoo.load_model_config`, variant ``'reference'``) on the same weights.
 """
 import json
 import os

@@ -22,8 +22,9 @@ MODEL_CONFIGS = {
 DEFAULT_MODELS = tuple(MODEL_CONFIGS)
 BASELINE = 'ftan-b'
 
-# Variants of an FTAN model; 'reference' is the paper's compute pattern
-# (per-scale full FFTs in FDM-AC, materialised N x N attention in the IAM).
+# Variants of an FTAN model; 'reference' is the reference's compute pattern
+# (per-scale full FFTs in FDM-AC, materialised N x N attention in the IAM,
+# the decoder's upsampling tail whole and in NCHW).
 VARIANTS = ('fast', 'reference')
 
 
@@ -33,8 +34,9 @@ def load_model_config(name: str, variant: str = 'fast') -> Config:
     Args:
         name (str): A key of :data:`MODEL_CONFIGS`.
         variant (str): ``'fast'`` (the config as is) or ``'reference'`` (only
-            for FTAN models: ``fdm_impl='reference'`` and
-            ``fused_attention=False``).
+            for FTAN models: ``fdm_impl='reference'``,
+            ``fused_attention=False``, ``channels_last_tail=False`` and
+            ``band_pixels=None``).
 
     Returns:
         Config: The config; its ``model`` field builds the detector.
@@ -50,7 +52,9 @@ def load_model_config(name: str, variant: str = 'fast') -> Config:
             raise ValueError(f'{name} is not an FTAN model: no reference '
                              'variant')
         cfg.model.backbone.fdm_impl = 'reference'
-        cfg.model.decode_head.fused_attention = False
+        cfg.model.decode_head.update(fused_attention=False,
+                                     channels_last_tail=False,
+                                     band_pixels=None)
     return cfg
 
 

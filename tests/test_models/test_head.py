@@ -4,6 +4,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from ftan_opencd.models.decode_heads import IAM, FTANHead
+from ftan_opencd.models.decode_heads import ftan_head
 from ftan_opencd.models.decode_heads.iam import NonLocalBlock
 from ftan_opencd.models.utils import attention as attention_module
 from ftan_opencd.models.utils import chunked_attention, naive_attention
@@ -91,6 +92,64 @@ def test_fused_and_reference_attention_same_weights():
     feats = bitemporal_feats()
     torch.testing.assert_close(fused(feats), ref(feats), atol=1e-5,
                                rtol=1e-4)
+
+
+def reference_tail_head(head):
+    """The same weights run as the reference: NCHW, whole tail."""
+    ref = make_head(channels_last_tail=False, band_pixels=None).eval()
+    ref.load_state_dict(head.state_dict())
+    return ref
+
+
+@pytest.mark.parametrize('h, w, band_pixels', [(16, 12, 16 * 12 * 4),
+                                                (13, 7, 1), (9, 11, 200)])
+def test_banded_inference_equals_whole_tail(h, w, band_pixels):
+    """Bands of one H/4 row (band_pixels=1) up to several rows, odd and
+    non-square maps: the halo makes every band exact."""
+    head = make_head(band_pixels=band_pixels).eval()
+    feats = bitemporal_feats(h=h, w=w)
+    with torch.no_grad():
+        expected = reference_tail_head(head)(feats)
+        out = head(feats)
+    assert out.shape == expected.shape == (2, 2, 4 * h, 4 * w)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_band_halo_is_needed(monkeypatch):
+    """One H/4 row less of halo changes the output, so the equality above
+    tests the halo. The residual branches are scaled by 0.1: the tail's
+    weights are enlarged to make the edge effect visible."""
+    head = make_head(band_pixels=1).eval()
+    with torch.no_grad():
+        for conv in (head.res1.conv2, head.res2.conv2):
+            conv.weight.mul_(30)
+    feats = bitemporal_feats(h=10, w=6)
+    with torch.no_grad():
+        expected = reference_tail_head(head)(feats)
+        torch.testing.assert_close(head(feats), expected, atol=1e-5,
+                                   rtol=1e-5)
+        monkeypatch.setattr(ftan_head, 'TAIL_HALO', ftan_head.TAIL_HALO - 1)
+        assert (head(feats) - expected).abs().max() > 1e-4
+
+
+def test_training_runs_the_tail_whole_in_channels_last():
+    head = make_head(band_pixels=1)
+    feats = bitemporal_feats(h=8, w=8)
+    calls = []
+    head.res2.register_forward_hook(
+        lambda mod, args, out: calls.append(
+            (out.shape, out.is_contiguous(
+                memory_format=torch.channels_last))))
+    logits = head(feats)
+    assert calls == [((2, 16, 32, 32), True)]
+    assert logits.is_contiguous()
+    ref = reference_tail_head(head).train()
+    torch.testing.assert_close(logits, ref(feats), atol=1e-5, rtol=1e-5)
+
+
+def test_bad_band_pixels_raises():
+    with pytest.raises(ValueError, match='band_pixels'):
+        make_head(band_pixels=0)
 
 
 @pytest.mark.parametrize('h, w', [(16, 16), (16, 12), (13, 7)])

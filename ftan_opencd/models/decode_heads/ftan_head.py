@@ -15,6 +15,12 @@ from opencd.registry import MODELS
 from ..utils import REFERENCE_INIT
 from .iam import IAM
 
+# Rows of the H/4 map that an output band of the upsampling tail needs on
+# each side: 1 (classifier) + 2 (res2) full-resolution rows reach 2 rows at
+# H/2 through up2's 4x4 stride-2 kernel, + 2 (res1) reach 3 rows at H/4
+# through up1. See ``FTANHead._banded_tail``.
+TAIL_HALO = 3
+
 
 def difference_module(in_channels: int, channels: int,
                       norm_cfg: Dict) -> nn.Sequential:
@@ -70,6 +76,16 @@ class FTANHead(BaseDecodeHead):
             per-scale predictions from H/32 to H/4; the reference uses
             ``(0.5, 0.5, 0.5, 0.8)`` beside weight 1 on the final map. The
             paper trains without (None, default).
+        channels_last_tail (bool): Run the upsampling tail (transposed
+            convs, residual blocks, classifier) in channels-last memory
+            format, faster for its dense 3x3 convolutions; the outputs are
+            the same. ``False`` is the reference pattern. Default: True.
+        band_pixels (int, optional): Without autograd (inference), run the
+            tail in horizontal bands of at most this many output pixels
+            (plus a halo of ``TAIL_HALO`` rows at H/4, so the result is
+            exact); this bounds the full-resolution activations, 1 GiB per
+            map at 1024 x 1024. ``None`` runs it whole (reference pattern).
+            Default: 2**18.
         kwargs: Arguments of mmseg's ``BaseDecodeHead`` (``num_classes``,
             ``out_channels``, ``threshold``, ``loss_decode``, ...).
     """
@@ -80,6 +96,8 @@ class FTANHead(BaseDecodeHead):
                  with_iam: bool = True,
                  fused_attention: bool = True,
                  deep_supervision: Optional[Sequence[float]] = None,
+                 channels_last_tail: bool = True,
+                 band_pixels: Optional[int] = 2**18,
                  in_index: Sequence[int] = (0, 1, 2, 3),
                  dropout_ratio: float = 0.,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
@@ -94,6 +112,9 @@ class FTANHead(BaseDecodeHead):
             raise ValueError(
                 f'FTANHead: deep_supervision needs one weight per scale '
                 f'({len(in_channels)}), got {deep_supervision}')
+        if band_pixels is not None and band_pixels < 1:
+            raise ValueError(f'FTANHead: band_pixels must be a positive '
+                             f'number of pixels or None, got {band_pixels}')
         super().__init__(
             in_channels=list(in_channels),
             channels=channels,
@@ -104,6 +125,8 @@ class FTANHead(BaseDecodeHead):
             init_cfg=init_cfg or copy.deepcopy(REFERENCE_INIT),
             **kwargs)
         self.deep_supervision = deep_supervision
+        self.channels_last_tail = channels_last_tail
+        self.band_pixels = band_pixels
         self.linears = nn.ModuleList(
             nn.Conv2d(c, channels, 1) for c in self.in_channels)
         self.diffs = nn.ModuleList(
@@ -156,8 +179,33 @@ class FTANHead(BaseDecodeHead):
         c = self.fuse(torch.cat(ups, dim=1))
         if self.iam is not None:
             c = self.iam(c)
+        if self.band_pixels is not None and not torch.is_grad_enabled():
+            return self._banded_tail(c), sides
+        return self._tail(c), sides
+
+    def _tail(self, c: Tensor) -> Tensor:
+        """Transposed conv + residual block twice, then the classifier."""
+        if self.channels_last_tail:
+            c = c.contiguous(memory_format=torch.channels_last)
         x = self.res2(self.up2(self.res1(self.up1(c))))
-        return self.cls_seg(x), sides
+        return self.cls_seg(x).contiguous()
+
+    def _banded_tail(self, c: Tensor) -> Tensor:
+        """:meth:`_tail` band by band: each band of H/4 rows is extended by
+        ``TAIL_HALO`` rows on both sides (clipped at the map's edges), and
+        the output rows that the halo influences are dropped."""
+        height, width = c.shape[2:]
+        rows = max(1, self.band_pixels // (16 * width))
+        if rows >= height:
+            return self._tail(c)
+        bands = []
+        for start in range(0, height, rows):
+            stop = min(start + rows, height)
+            top = max(start - TAIL_HALO, 0)
+            out = self._tail(c[:, :, top:min(stop + TAIL_HALO, height)])
+            offset = 4 * (start - top)
+            bands.append(out[:, :, offset:offset + 4 * (stop - start)])
+        return torch.cat(bands, dim=2)
 
     def forward(self, inputs) -> Tensor:
         """Change logits at 4x the resolution of the finest input map."""
