@@ -13,6 +13,7 @@ import ftan_opencd  # noqa: F401  registers FTAN in open-cd
 from ftan_opencd.benchmark import worker
 from ftan_opencd.benchmark.complexity import complexity_info
 from ftan_opencd.benchmark.learning import learning_config
+from ftan_opencd.benchmark.measure import amp_dtype
 from ftan_opencd.benchmark.zoo import build_model
 from .conftest import load_tool
 
@@ -46,10 +47,13 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
             assert result[key]['peak_mb'] > 100  # RSS includes torch
         row = report['rows'][name]
         assert all(value is not None for value in row.values()), row
+        assert row['train_pairs_per_s'] == pytest.approx(
+            2 / result['train']['median_s'])
     assert all(v == pytest.approx(1.0)
                for v in report['ratios']['fc-siam-diff'].values())
     markdown = (tmp_path / 'benchmark.md').read_text()
     assert '| Model | Params (M) | FLOPs (G)' in markdown
+    assert '| Train pairs/s |' in markdown and 'autocast: off' in markdown
     assert 'Ratios to fc-siam-diff' in markdown
     assert all(f'| {name} |' in markdown for name in models)
 
@@ -78,6 +82,21 @@ def test_reference_pattern_matches_fast_on_same_weights():
     attention = result['components']['attention_context']
     assert attention['calls'] == 2
     assert attention['max_abs_diff'] < 1e-5
+
+
+def test_amp_dtype_choices():
+    cuda = torch.device('cuda')
+    assert amp_dtype(CPU, None) is None and amp_dtype(CPU, False) is None
+    assert amp_dtype(CPU, True) == amp_dtype(CPU, 'auto') == torch.bfloat16
+    assert amp_dtype(cuda, 'auto') == torch.float16
+    assert amp_dtype(cuda, 'bf16') == torch.bfloat16
+    assert amp_dtype(CPU, 'fp16') == torch.float16
+    with pytest.raises(ValueError, match='fp8'):
+        amp_dtype(CPU, 'fp8')
+    args = load_tool('benchmark').parse_benchmark_args(['--amp', 'bf16'])
+    assert args.amp == 'bf16'
+    assert load_tool('benchmark').parse_benchmark_args(['--amp']).amp == \
+        'auto'
 
 
 def test_reference_memory_guard(monkeypatch):

@@ -4,7 +4,7 @@ Speed / memory / complexity (each model in its own process), plus FTAN-B's
 reference compute pattern vs the fast one on the same weights:
 
     python tools/benchmark.py [--models ftan-t ftan-s ...] [--device cpu]
-        [--amp] [--repeats 3] [--warmup 1] [--batch 2] [--size 256]
+        [--amp [fp16|bf16]] [--repeats 3] [--warmup 1] [--batch 2] [--size 256]
         [--large 1024] [--large-repeats N] [--large-warmup N]
         [--reference-size 512] [--reference-model ftan-b] [--no-reference]
         [--baseline ftan-b] [--threads N] [--seed 0]
@@ -48,8 +48,11 @@ def benchmark_parser() -> argparse.ArgumentParser:
                         help=f'models (default: all: {list(DEFAULT_MODELS)})')
     parser.add_argument('--device', default='cpu',
                         help='cpu or cuda[:N] (default: %(default)s)')
-    parser.add_argument('--amp', action='store_true',
-                        help='autocast: float16 on CUDA, bfloat16 on CPU')
+    parser.add_argument('--amp', nargs='?', const='auto', default=None,
+                        choices=['auto', 'fp16', 'bf16'],
+                        help='autocast; "--amp" alone: float16 on CUDA, '
+                        'bfloat16 on CPU; "--amp bf16" / "--amp fp16" pick '
+                        'the dtype')
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed runs, the median is reported')
     parser.add_argument('--warmup', type=int, default=1,

@@ -12,7 +12,7 @@ import gc
 import resource
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -94,11 +94,27 @@ def time_calls(fn: Callable[[], None], device: torch.device, warmup: int,
         **memory)
 
 
-def autocast_context(device: torch.device, amp: bool):
-    """Mixed precision (float16 on CUDA, bfloat16 on CPU) or a no-op."""
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def amp_dtype(device: torch.device, amp) -> Optional[torch.dtype]:
+    """The autocast dtype of ``amp``: ``None``/``False`` (off), ``'fp16'``,
+    ``'bf16'``, or ``True``/``'auto'`` (float16 on CUDA, bfloat16 on CPU)."""
     if not amp:
+        return None
+    if amp is True or amp == 'auto':
+        return torch.float16 if device.type == 'cuda' else torch.bfloat16
+    if amp not in AMP_DTYPES:
+        raise ValueError(f'amp must be one of auto, {", ".join(AMP_DTYPES)}; '
+                         f'got {amp!r}')
+    return AMP_DTYPES[amp]
+
+
+def autocast_context(device: torch.device, amp):
+    """Mixed precision in the dtype of :func:`amp_dtype`, or a no-op."""
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
         return contextlib.nullcontext()
-    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
@@ -128,14 +144,16 @@ def make_train_step(model: nn.Module, batch: int, size: int,
     """A closure running one training step on a fixed random batch.
 
     The step is forward with loss, backward and the paper's AdamW step
-    (lr 1e-4, weight decay 0.1); with ``amp`` on CUDA the loss is scaled by a
-    ``GradScaler``. The model is put in train mode.
+    (lr 1e-4, weight decay 0.1); with float16 autocast on CUDA the loss is
+    scaled by a ``GradScaler``. The model is put in train mode.
     """
     model.train()
     inputs, samples = random_batch(batch, size, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4,
                                   weight_decay=0.1)
-    scaler = torch.cuda.amp.GradScaler(enabled=amp and device.type == 'cuda')
+    scaler = torch.cuda.amp.GradScaler(
+        enabled=device.type == 'cuda' and amp_dtype(device, amp) ==
+        torch.float16)
 
     def step():
         optimizer.zero_grad(set_to_none=True)

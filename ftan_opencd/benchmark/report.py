@@ -73,18 +73,31 @@ def timing_row(result: Dict, small: int, large: int) -> Dict:
         small (int): Side of the small inference input (``--size``).
         large (int): Side of the large inference input (``--large``).
     """
+    train_s = _get(result, 'train', 'median_s')
+    batch = _get(result, 'train', 'batch')
     return {
         'params_m': _scale(_get(result, 'complexity', 'params'), 1e-6),
         'flops_g': _scale(_get(result, 'complexity', 'flops'), 1e-9),
         'flops_ext_g': _scale(_get(result, 'complexity', 'flops_extended'),
                               1e-9),
-        'train_s': _get(result, 'train', 'median_s'),
+        'train_s': train_s,
+        'train_pairs_per_s': batch / train_s if train_s and batch else None,
         'train_peak_mb': _get(result, 'train', 'peak_mb'),
         'infer_small_ms': _scale(
             _get(result, f'infer_{small}', 'median_s'), 1e3),
         'infer_large_s': _get(result, f'infer_{large}', 'median_s'),
         'infer_large_peak_mb': _get(result, f'infer_{large}', 'peak_mb'),
     }
+
+
+def _amp_label(settings: Dict) -> str:
+    """Readable autocast setting of a run ('off', 'float16', ...)."""
+    amp = settings.get('amp')
+    if not amp:
+        return 'off'
+    if amp in (True, 'auto'):
+        return 'float16' if settings['device'] != 'cpu' else 'bfloat16'
+    return {'fp16': 'float16', 'bf16': 'bfloat16'}.get(amp, str(amp))
 
 
 def _scale(value, factor):
@@ -132,16 +145,18 @@ def markdown_report(report: Dict) -> str:
         f'({s["large_runs"]["repeats"]} after {s["large_runs"]["warmup"]} '
         f'at {s["large"]}²); '
         f'train step = forward with loss + backward + AdamW step, batch '
-        f'{s["batch"]}, {s["size"]}²; inference = `model.predict` of one '
+        f'{s["batch"]}, {s["size"]}² (pairs/s = batch / step time); '
+        f'autocast: {_amp_label(s)}; inference = `model.predict` of one '
         f'pair (whole image); FLOPs of one {s["size"]}² pair '
         '(multiply-accumulates); peak memory = '
         + ('`torch.cuda.max_memory_allocated`' if s['device'] != 'cpu' else
            'peak RSS of the model\'s own process (`ru_maxrss`, reset before '
            'each measurement), including ~0.5 GB of libraries') + '.', '',
         f'| Model | Params (M) | FLOPs (G) | FLOPs (G) + SDPA, matmul | '
-        f'Train step (s) | Train peak (MB) | Infer {s["size"]}² (ms) | '
-        f'Infer {s["large"]}² (s) | Peak {s["large"]}² (MB) |',
-        '|---' * 9 + '|',
+        f'Train step (s) | Train pairs/s | Train peak (MB) | '
+        f'Infer {s["size"]}² (ms) | Infer {s["large"]}² (s) | '
+        f'Peak {s["large"]}² (MB) |',
+        '|---' * 10 + '|',
     ]
     for name, row in report['rows'].items():
         result = report['models'][name]
@@ -152,6 +167,7 @@ def markdown_report(report: Dict) -> str:
             f'{_fmt(row["flops_g"], "{:.1f}")} | '
             f'{_fmt(row["flops_ext_g"], "{:.1f}")} | '
             f'{_fmt(row["train_s"])} | '
+            f'{_fmt(row["train_pairs_per_s"], "{:.3g}")} | '
             f'{_fmt(row["train_peak_mb"], "{:.0f}")} | '
             f'{_fmt(row["infer_small_ms"], "{:.0f}")} | '
             f'{large} | '
