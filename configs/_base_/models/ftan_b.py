@@ -30,6 +30,11 @@ model = dict(
         in_index=[0, 1, 2, 3],
         channels=256,
         with_iam=True,
+        # Same outputs as the reference: channels-last upsampling tail; at
+        # inference the full-resolution tail runs in exact bands of at most
+        # band_pixels output pixels (None: whole).
+        channels_last_tail=True,
+        band_pixels=2**18,
         num_classes=2,
         norm_cfg=norm_cfg,
         align_corners=False,
