@@ -76,6 +76,36 @@ def test_chunked_attention_exact():
         rtol=1e-5)
 
 
+def flash_attention_only():
+    """A context where SDPA may use only the flash kernel (no math
+    fallback, which would store the N x N map)."""
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # torch < 2.3
+        return torch.backends.cuda.sdp_kernel(
+            enable_flash=True, enable_math=False, enable_mem_efficient=False)
+    return sdpa_kernel(SDPBackend.FLASH_ATTENTION)
+
+
+@pytest.mark.parametrize('block_elements', [None, 100])
+def test_chunked_attention_runs_on_the_fused_kernel(monkeypatch,
+                                                    block_elements):
+    """3-D inputs would only run on the math kernel (it raises 'No
+    available kernel' here); the 4-D views run on CPU flash attention,
+    whole and in query blocks, and give the exact result."""
+    if block_elements:
+        monkeypatch.setattr(attention_module, 'CPU_BLOCK_ELEMENTS',
+                            block_elements)
+    q, k, v = torch.randn(2, 50, 8), torch.randn(2, 40, 8), torch.randn(
+        2, 40, 8)
+    with flash_attention_only():
+        out = chunked_attention(q, k, v)
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(out, naive_attention(q, k, v), atol=1e-5,
+                               rtol=1e-5)
+
+
 def test_gradients_reach_iam_tokens():
     head = make_head()
     head(bitemporal_feats()).sum().backward()

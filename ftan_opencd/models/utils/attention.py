@@ -3,8 +3,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# Upper bound on the elements of one (queries x keys) block on the CPU path.
-CPU_BLOCK_ELEMENTS = 1 << 24
+# Upper bound on the elements of one (queries x keys) block on the CPU path:
+# 256 MiB of float32 scores where torch falls back to its math kernel.
+CPU_BLOCK_ELEMENTS = 1 << 26
 
 
 def naive_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
@@ -22,23 +23,25 @@ def naive_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
 def chunked_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
     """Exact softmax attention with bounded memory.
 
-    On CUDA, ``scaled_dot_product_attention`` picks a fused kernel (flash or
-    memory-efficient) that never stores the map. On the CPU (where torch 2.1
-    falls back to the math kernel) the queries are processed in blocks so
-    that at most ``CPU_BLOCK_ELEMENTS`` scores exist at once per batch item.
-    Each query row still sees every key, so the result is exact.
+    Calls ``scaled_dot_product_attention`` on 4-D ``(B, 1, N, d)`` views:
+    torch's fused kernels (flash / memory-efficient on CUDA, flash on the
+    CPU since torch 2.1) take only 4-D inputs and never store the map, while
+    3-D inputs fall back to the math kernel, which does. On the CPU the
+    queries are also split into blocks of at most ``CPU_BLOCK_ELEMENTS``
+    scores, which bounds memory where the math kernel still runs (e.g. a
+    dtype the CPU flash kernel lacks). Each query row sees every key, so the
+    result is exact.
 
     Args:
         query (Tensor): (B, Nq, d).
         key (Tensor): (B, Nk, d).
         value (Tensor): (B, Nk, dv).
     """
-    if query.is_cuda:
-        return F.scaled_dot_product_attention(query, key, value)
+    query, key, value = (t.unsqueeze(1) for t in (query, key, value))
     rows = max(1, CPU_BLOCK_ELEMENTS // key.shape[-2])
-    if rows >= query.shape[-2]:
-        return F.scaled_dot_product_attention(query, key, value)
+    if query.is_cuda or rows >= query.shape[-2]:
+        return F.scaled_dot_product_attention(query, key, value).squeeze(1)
     return torch.cat([
         F.scaled_dot_product_attention(block, key, value)
         for block in query.split(rows, dim=-2)
-    ], dim=-2)
+    ], dim=-2).squeeze(1)
