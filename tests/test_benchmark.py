@@ -13,7 +13,8 @@ import ftan_opencd  # noqa: F401  registers FTAN in open-cd
 from ftan_opencd.benchmark import worker
 from ftan_opencd.benchmark.complexity import complexity_info
 from ftan_opencd.benchmark.learning import learning_config
-from ftan_opencd.benchmark.measure import amp_dtype
+from ftan_opencd.benchmark.measure import amp_dtype, interleaved_timing
+from ftan_opencd.benchmark.report import reference_markdown
 from ftan_opencd.benchmark.zoo import build_model
 from .conftest import load_tool
 
@@ -82,6 +83,30 @@ def test_reference_pattern_matches_fast_on_same_weights():
     attention = result['components']['attention_context']
     assert attention['calls'] == 2
     assert attention['max_abs_diff'] < 1e-5
+
+    spec = dict(amp=None, warmup=0, repeats=2,
+                interleave=dict(size=64, batch=1))
+    timing = worker.interleaved_comparison(fast, reference, spec, CPU)
+    assert set(timing) == {'train', 'infer_64', 'size', 'batch'}
+    for key in ('train', 'infer_64'):
+        t = timing[key]
+        assert len(t['fast']['times_s']) == len(t['reference']['times_s']) \
+            == 2
+        assert t['speedup'] == pytest.approx(
+            t['reference']['median_s'] / t['fast']['median_s'])
+    markdown = reference_markdown(
+        dict(model='ftan-t', fast={}, reference=dict(interleaved=timing)),
+        {})
+    assert 'Timed in alternation' in markdown
+    assert f'**{timing["train"]["speedup"]:.2f}x**' in markdown
+
+
+def test_interleaved_timing_alternates_calls():
+    calls = []
+    fns = {name: (lambda name=name: calls.append(name)) for name in 'ab'}
+    timing = interleaved_timing(fns, CPU, warmup=1, repeats=3)
+    assert calls == ['a', 'b'] * 4
+    assert [len(timing[n]['times_s']) for n in 'ab'] == [3, 3]
 
 
 def test_amp_dtype_choices():

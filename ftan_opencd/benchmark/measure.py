@@ -179,6 +179,45 @@ def train_step_timing(model: nn.Module, batch: int, size: int,
 def inference_timing(model: nn.Module, size: int, device: torch.device,
                      amp: bool, warmup: int, repeats: int) -> Dict:
     """Time whole-image inference (``model.predict``) of one image pair."""
+    infer = make_inference(model, size, device, amp)
+    return dict(time_calls(infer, device, warmup, repeats), batch=1,
+                size=size)
+
+
+def interleaved_timing(fns: Dict[str, Callable[[], None]],
+                       device: torch.device, warmup: int,
+                       repeats: int) -> Dict:
+    """Time several callables in alternation, round by round.
+
+    Run in one process and one time window, the callables see the same
+    machine state, so their ratio is free of the drift between separately
+    timed runs (on a shared VM, 5-10 % from one run to the next).
+
+    Returns:
+        dict: Per name, ``median_s`` and ``times_s``.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            fn()
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {
+        name: dict(median_s=statistics.median(t), times_s=t)
+        for name, t in times.items()
+    }
+
+
+def make_inference(model: nn.Module, size: int, device: torch.device,
+                   amp) -> Callable[[], None]:
+    """A closure running ``model.predict`` of one random pair (eval mode)."""
     model.eval()
     inputs, _ = random_batch(1, size, device)
 
@@ -186,5 +225,4 @@ def inference_timing(model: nn.Module, size: int, device: torch.device,
         with torch.no_grad(), autocast_context(device, amp):
             model.predict(inputs)
 
-    return dict(time_calls(infer, device, warmup, repeats), batch=1,
-                size=size)
+    return infer

@@ -238,6 +238,20 @@ def reference_markdown(ref: Dict, settings: Dict) -> str:
                 _fmt(_get(r, key, 'peak_mb'), '{:.0f}')
             ]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    inter = ref['reference'].get('interleaved')
+    if inter:
+        lines += ['', 'Timed in alternation in one process (fast, reference, '
+                  'fast, ...; free of the drift between the separate runs '
+                  'above):', '']
+        for key, label in (('train', f'train step (batch {inter["batch"]}, '
+                            f'{inter["size"]}²)'),
+                           (f'infer_{inter["size"]}',
+                            f'inference {inter["size"]}²')):
+            t = inter[key]
+            lines.append(
+                f'- {label}: fast {t["fast"]["median_s"]:.2f} s, reference '
+                f'{t["reference"]["median_s"]:.2f} s: '
+                f'**{t["speedup"]:.2f}x**')
     for variant in ('fast', 'reference'):
         missed = _get(ref[variant], 'complexity', 'uncounted_heavy_extended')
         if missed:

@@ -138,7 +138,9 @@ def compare_reference(args, common: Dict, report: Dict) -> Dict:
             f'{name}-fast')
     reference = run_worker(
         dict(common, model=name, variant='reference', tasks=tasks,
-             agreement_size=args.size), args.out, f'{name}-reference')
+             agreement_size=args.size,
+             interleave=dict(size=args.size, batch=args.batch)), args.out,
+        f'{name}-reference')
     return dict(model=name, fast=fast, reference=reference)
 
 

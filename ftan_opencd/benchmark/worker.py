@@ -18,7 +18,9 @@ from typing import Dict, List
 import torch
 
 from .complexity import complexity_info
-from .measure import MB, inference_timing, random_batch, train_step_timing
+from .measure import (MB, inference_timing, interleaved_timing,
+                      make_inference, make_train_step, random_batch,
+                      train_step_timing)
 from .zoo import build_model
 
 # Fraction of the free memory that an estimated allocation may take.
@@ -128,6 +130,39 @@ def agreement(fast: torch.nn.Module, reference: torch.nn.Module, size: int,
         components=components)
 
 
+def interleaved_comparison(fast: torch.nn.Module,
+                           reference: torch.nn.Module, spec: Dict,
+                           device: torch.device) -> Dict:
+    """Fast and reference timed in alternation (:func:`interleaved_timing`):
+    the training step and the inference at ``spec['interleave']['size']``.
+
+    Returns:
+        dict: Per task (``train``, ``infer_<size>``), the timings of
+        ``fast`` and ``reference`` and ``speedup`` (reference / fast
+        median).
+    """
+    size, batch = spec['interleave']['size'], spec['interleave']['batch']
+    amp = spec['amp']
+    tasks = {
+        'train': {
+            variant: make_train_step(model, batch, size, device, amp)
+            for variant, model in (('fast', fast), ('reference', reference))
+        },
+        f'infer_{size}': {
+            variant: make_inference(model, size, device, amp)
+            for variant, model in (('fast', fast), ('reference', reference))
+        },
+    }
+    result = {}
+    for key, fns in tasks.items():
+        timing = interleaved_timing(fns, device, spec['warmup'],
+                                    spec['repeats'])
+        timing['speedup'] = (timing['reference']['median_s'] /
+                             timing['fast']['median_s'])
+        result[key] = timing
+    return dict(result, size=size, batch=batch)
+
+
 def run_task(model: torch.nn.Module, spec: Dict, task: Dict,
              device: torch.device) -> Dict:
     """Run one task and return its record."""
@@ -173,6 +208,10 @@ def run(spec: Dict, result_path: str) -> Dict:
         if spec.get('agreement_size'):
             result['agreement'] = agreement(
                 fast, model, spec['agreement_size'], device)
+        if spec.get('interleave'):
+            result['interleaved'] = interleaved_comparison(
+                fast, model, spec, device)
+            save()
         del fast
     save()
     for task in spec['tasks']:
