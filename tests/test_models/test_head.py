@@ -96,8 +96,9 @@ def test_chunked_attention_runs_on_the_fused_kernel(monkeypatch,
     if block_elements:
         monkeypatch.setattr(attention_module, 'CPU_BLOCK_ELEMENTS',
                             block_elements)
-    q, k, v = torch.randn(2, 50, 8), torch.randn(2, 40, 8), torch.randn(
-        2, 40, 8)
+    # Token views of (B, d, H, W) maps, as the IAM passes them: the stride
+    # along d is not 1.
+    q, k, v = (torch.randn(2, 8, n).transpose(1, 2) for n in (50, 40, 40))
     with flash_attention_only():
         out = chunked_attention(q, k, v)
         with pytest.raises(RuntimeError):

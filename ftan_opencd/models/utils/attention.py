@@ -37,7 +37,10 @@ def chunked_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
         key (Tensor): (B, Nk, d).
         value (Tensor): (B, Nk, dv).
     """
-    query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+    # The fused kernels also need unit stride along d: token views such as
+    # ``x.flatten(2).transpose(1, 2)`` are copied once here.
+    query, key, value = (t.unsqueeze(1).contiguous()
+                         for t in (query, key, value))
     rows = max(1, CPU_BLOCK_ELEMENTS // key.shape[-2])
     if query.is_cuda or rows >= query.shape[-2]:
         return F.scaled_dot_product_attention(query, key, value).squeeze(1)
