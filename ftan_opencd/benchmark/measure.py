@@ -65,6 +65,18 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def timed_call(fn: Callable[[], None], device: torch.device) -> float:
+    """Seconds of one call of ``fn``, with the CUDA queue drained before
+    and after."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
 def time_calls(fn: Callable[[], None], device: torch.device, warmup: int,
                repeats: int) -> Dict:
     """Wall-clock times of ``fn`` after ``warmup`` untimed calls.
@@ -77,15 +89,7 @@ def time_calls(fn: Callable[[], None], device: torch.device, warmup: int,
     memory = reset_peak_memory(device)
     for _ in range(warmup):
         fn()
-    times: List[float] = []
-    for _ in range(repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
+    times = [timed_call(fn, device) for _ in range(repeats)]
     return dict(
         median_s=statistics.median(times),
         min_s=min(times),
@@ -202,13 +206,7 @@ def interleaved_timing(fns: Dict[str, Callable[[], None]],
     times: Dict[str, List[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            fn()
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed_call(fn, device))
     return {
         name: dict(median_s=statistics.median(t), times_s=t)
         for name, t in times.items()
