@@ -5,6 +5,8 @@ from typing import Dict
 
 import torch
 
+from .measure import amp_dtype
+
 
 def _get(result: Dict, *keys):
     """Nested lookup returning None for a missing or skipped entry."""
@@ -92,12 +94,8 @@ def timing_row(result: Dict, small: int, large: int) -> Dict:
 
 def _amp_label(settings: Dict) -> str:
     """Readable autocast setting of a run ('off', 'float16', ...)."""
-    amp = settings.get('amp')
-    if not amp:
-        return 'off'
-    if amp in (True, 'auto'):
-        return 'float16' if settings['device'] != 'cpu' else 'bfloat16'
-    return {'fp16': 'float16', 'bf16': 'bfloat16'}.get(amp, str(amp))
+    dtype = amp_dtype(torch.device(settings['device']), settings.get('amp'))
+    return 'off' if dtype is None else str(dtype).replace('torch.', '')
 
 
 def _scale(value, factor):
