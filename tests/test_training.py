@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ftan_opencd.datasets.synthetic import write_dataset
+from ftan_opencd.utils import load_checkpoint_file
 from .conftest import REPO
 
 pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
@@ -96,8 +97,7 @@ def test_train_then_test_with_error_maps(data_root, tmp_path):
 
 def test_resume_round_trip(data_root, tmp_path):
     Runner.from_cfg(tiny_cfg(data_root, tmp_path, 2)).train()
-    saved = torch.load(tmp_path / 'iter_2.pth', map_location='cpu',
-                       weights_only=False)
+    saved = load_checkpoint_file(tmp_path / 'iter_2.pth', 'cpu')
     # Resuming at the end restores weights and optimizer state exactly.
     cfg = tiny_cfg(data_root, tmp_path, 2)
     cfg.resume, cfg.load_from = True, str(tmp_path / 'iter_2.pth')
@@ -116,8 +116,7 @@ def test_resume_round_trip(data_root, tmp_path):
     cfg.resume = True  # auto: latest checkpoint in work_dir
     runner = Runner.from_cfg(cfg)
     runner.train()
-    resumed = torch.load(tmp_path / 'iter_3.pth', map_location='cpu',
-                         weights_only=False)
+    resumed = load_checkpoint_file(tmp_path / 'iter_3.pth', 'cpu')
     assert resumed['meta']['iter'] == 3
     name = 'backbone.stages.0.0.attn.mcfa.fdm.w_r'
     assert not torch.equal(resumed['state_dict'][name],

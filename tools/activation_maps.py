@@ -31,6 +31,7 @@ from ftan_opencd.apis.overlay import display_image, grid, heat_overlay, \
     labelled
 from ftan_opencd.apis.sources import open_pair
 from ftan_opencd.apis.writers import write_png
+from ftan_opencd.utils import add_trust_argument
 
 VARIANTS = ('with-fdm', 'without-fdm')
 
@@ -48,6 +49,7 @@ def parse_args(argv=None):
     parser.add_argument('--threshold', type=float, default=None,
                         help='change probability threshold (default: 0.5)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_trust_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args(argv)
@@ -106,7 +108,8 @@ def activation_maps(model, img1: str, img2: str, out_dir: str, stages,
 def main(argv=None):
     args = parse_args(argv)
     model = init_model(args.config, args.checkpoint, args.device,
-                       args.cfg_options)
+                       args.cfg_options,
+                       trust_checkpoint=args.trust_checkpoint or None)
     written = activation_maps(model, args.img1, args.img2, args.out_dir,
                               args.stages, args.threshold)
     print(f'wrote {len(written)} files to {args.out_dir}')

@@ -18,6 +18,7 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis.onnx_export import OPSET, compare_onnx, export_onnx
+from ftan_opencd.utils import add_trust_argument
 
 RELATIVE_TOLERANCE = 1e-3
 
@@ -34,6 +35,7 @@ def parse_args(argv=None):
                         help='one 6-channel input instead of t1 and t2')
     parser.add_argument('--opset', type=int, default=OPSET,
                         help=f'ONNX opset (default: {OPSET})')
+    add_trust_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args(argv)
@@ -41,7 +43,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options)
+    model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options,
+                       trust_checkpoint=args.trust_checkpoint or None)
     export_onnx(model, args.out, args.shape, args.single_input, args.opset)
     diff, relative = compare_onnx(model, args.out, args.shape,
                                   args.single_input)

@@ -26,6 +26,7 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model, predict_pair_to_file
 from ftan_opencd.apis.folders import output_name, pair_folders
+from ftan_opencd.utils import add_trust_argument
 
 
 def parse_args(argv=None):
@@ -55,6 +56,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
+    add_trust_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     args = parser.parse_args(argv)
@@ -97,7 +99,8 @@ def main(argv=None):
     jobs = [(args.img1, args.img2, args.out)] if args.img1 else \
         folder_jobs(args)
     model = init_model(args.config, args.checkpoint, args.device,
-                       args.cfg_options)
+                       args.cfg_options,
+                       trust_checkpoint=args.trust_checkpoint or None)
     failed = 0
     for img1, img2, out in jobs:
         try:

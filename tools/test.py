@@ -1,7 +1,11 @@
 """Test (and evaluate) a trained change detector (open-cd's test.py).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
-        [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher pytorch]
+        [--show-dir DIR] [--tta] [--trust-checkpoint] [--cfg-options k=v ...]
+        [--launcher pytorch]
+
+The checkpoint (``.pth`` or published ``.safetensors``) is loaded without
+running code from it and must fit the config's model exactly.
 """
 import argparse
 import os.path as osp
@@ -9,8 +13,10 @@ import os.path as osp
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import (add_runner_arguments, load_config,
-                               parse_runner_args)
+from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
+                               checkpoint_trusted, load_config,
+                               parse_runner_args, prepare_cpu_distributed,
+                               safe_checkpoint_loading)
 
 
 def parse_args():
@@ -30,12 +36,12 @@ def parse_args():
 def build_config(args):
     """Config with the command-line options applied."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint file {args.checkpoint} does not exist')
+        raise SystemExit(f'checkpoint file not found: {args.checkpoint}')
     cfg = load_config(args.config, args.launcher, args.cfg_options,
                       args.work_dir)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    add_fit_check(cfg, strict=True, source=args.checkpoint)
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ChangeErrorMapHook', out_dir=osp.abspath(args.show_dir))
@@ -50,8 +56,11 @@ def build_config(args):
 
 
 def main():
-    runner = Runner.from_cfg(build_config(parse_args()))
-    runner.test()
+    args = parse_args()
+    cfg = build_config(args)
+    prepare_cpu_distributed(cfg)
+    with safe_checkpoint_loading(checkpoint_trusted(cfg, args)):
+        Runner.from_cfg(cfg).test()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,12 @@
 """Train a change detector with an mmengine Runner (open-cd's train.py).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume]
-        [--cfg-options k=v ...] [--launcher pytorch]
+    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]]
+        [--partial-load] [--trust-checkpoint] [--cfg-options k=v ...]
+        [--launcher pytorch]
+
+Checkpoints (``load_from``, ``--resume``, ``Pretrained`` backbones) are
+loaded without running code from them and must fit the model exactly,
+unless ``--partial-load`` (fine-tuning from other weights).
 """
 import argparse
 import logging
@@ -10,8 +15,11 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import (add_runner_arguments, load_config,
-                               parse_runner_args)
+from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
+                               checkpoint_trusted, load_checkpoint_file,
+                               load_config, parse_runner_args,
+                               prepare_cpu_distributed,
+                               safe_checkpoint_loading)
 from opencd.registry import RUNNERS
 
 
@@ -31,6 +39,11 @@ def parse_args():
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the ratio of the actual to the base batch size')
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help='load_from may not fit the model exactly (fine-tuning): load '
+        'the matching weights and log the others instead of stopping')
     add_runner_arguments(parser)
     return parse_runner_args(parser)
 
@@ -54,14 +67,35 @@ def build_config(args):
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    add_fit_check(cfg, strict=cfg.resume or not args.partial_load,
+                  source=cfg.load_from)
     return cfg
 
 
+def check_resumable(path: str, trusted: bool) -> None:
+    """Refuse to resume from a file that is not a training checkpoint."""
+    checkpoint = load_checkpoint_file(path, 'cpu', trusted)
+    missing = [key for key in ('meta', 'state_dict', 'message_hub')
+               if key not in checkpoint]
+    if missing:
+        raise SystemExit(
+            f'--resume {path}: not a training checkpoint of tools/train.py '
+            f'(it lacks {", ".join(missing)}; published weights cannot be '
+            'resumed). To start from its weights: --cfg-options '
+            f'load_from={path} (add --partial-load to fine-tune)')
+
+
 def main():
-    cfg = build_config(parse_args())
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
-        RUNNERS.build(cfg)
-    runner.train()
+    args = parse_args()
+    cfg = build_config(args)
+    prepare_cpu_distributed(cfg)
+    trusted = checkpoint_trusted(cfg, args)
+    if cfg.resume and cfg.load_from:
+        check_resumable(cfg.load_from, trusted)
+    with safe_checkpoint_loading(trusted):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
+            RUNNERS.build(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

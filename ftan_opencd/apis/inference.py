@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from opencd.registry import MODELS
+from ..utils.checkpoint import load_weights
 from .sliding_window import RowBlender, WindowLayout
 from .sources import ImageLike, open_pair, raster_env
 from .writers import ArrayWriter, make_file_writer
@@ -29,16 +29,23 @@ from .writers import ArrayWriter, make_file_writer
 def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True,
+               trust_checkpoint: Optional[bool] = None) -> nn.Module:
     """Build a change detector from a config and load its weights.
 
     Args:
         config (str | Path | Config): Config file or object.
-        checkpoint (str, optional): Checkpoint file; None keeps the freshly
-            built (untrained) weights. ``init_weights`` is never called, so
-            no pretrained backbone is fetched.
+        checkpoint (str, optional): ``.pth`` or ``.safetensors`` file; None
+            keeps the freshly built (untrained) weights. ``init_weights`` is
+            never called, so no pretrained backbone is fetched.
         device (str): Device, e.g. ``'cpu'`` or ``'cuda:0'``.
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): The checkpoint must fit the model exactly (an error
+            names the first mismatched keys otherwise). Defaults to True.
+        trust_checkpoint (bool, optional): Unpickle the checkpoint fully,
+            which can run code from it: only for files you trust. None
+            takes the config's ``trust_checkpoint`` (default False).
 
     Returns:
         nn.Module: The model in eval mode, with the config as ``model.cfg``
@@ -52,7 +59,10 @@ def init_model(config: Union[str, Config],
     init_default_scope(cfg.get('default_scope', 'opencd'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location=device)
+        if trust_checkpoint is None:
+            trust_checkpoint = bool(cfg.get('trust_checkpoint', False))
+        ckpt = load_weights(model, checkpoint, device, strict,
+                            trust_checkpoint)
         meta = ckpt.get('meta', {})
         if 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']

@@ -7,7 +7,6 @@ from typing import Optional
 
 from mmengine.config import Config, DictAction
 
-from .distributed import prepare_cpu_distributed
 
 
 def load_config(path: str,
@@ -30,7 +29,6 @@ def load_config(path: str,
         raise FileNotFoundError(f'config file {path} does not exist')
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
-    prepare_cpu_distributed(cfg)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
@@ -56,6 +54,29 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
         default='none',
         help='job launcher (pytorch = torchrun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_trust_argument(parser)
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--trust-checkpoint``, the opt-in to full unpickling."""
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle checkpoints fully (can run code from the file; only '
+        'for files you trust). Without it only the inert types of mmengine '
+        'checkpoints are loaded. Config key: trust_checkpoint = True')
+
+
+def checkpoint_trusted(cfg: Config, args: argparse.Namespace) -> bool:
+    """Whether the user opted in to full unpickling (flag or config)."""
+    return bool(args.trust_checkpoint or cfg.get('trust_checkpoint', False))
+
+
+def add_fit_check(cfg: Config, strict: bool, source: str) -> None:
+    """Append a :class:`CheckpointFitHook` to ``cfg.custom_hooks``."""
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='CheckpointFitHook', strict=strict, source=source)
+    ]
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
