@@ -1,27 +1,89 @@
 """Check that the OpenMMLab stack FTAN-OpenCD runs on is installed correctly.
 
-This module imports nothing from ``ftan_opencd`` so that ``tools/check_env.py``
-can load it before the package itself is importable.
+This module imports nothing from ``ftan_opencd`` (only the standard library)
+so that ``tools/check_env.py`` can load it before the package itself is
+importable, and the install scripts can run it as a script to read the pinned
+versions from ``stack.txt`` (next to this file, the one place where they are
+written)::
+
+    python ftan_opencd/env_check.py --pins            # every pin and setting
+    python ftan_opencd/env_check.py --get mmcv opencd-commit
 """
+import argparse
 import importlib
 import importlib.metadata
+import os.path as osp
 import re
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+
+STACK_FILE = osp.join(osp.dirname(osp.abspath(__file__)), 'stack.txt')
+
+
+def read_stack(
+        path: str = STACK_FILE) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """Parse the stack file.
+
+    Returns ``(requirements, settings)``: ``requirements`` maps a
+    distribution name to its requirement line (``'mmcv==<version>'``,
+    ``'numpy<2'``), ``settings`` maps the key of a ``#@ key = value`` line to
+    its value.
+    """
+    requirements, settings = {}, {}
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.strip()
+            setting = re.fullmatch(r'#@\s*([\w.-]+)\s*=\s*(\S+)', line)
+            if setting:
+                settings[setting.group(1)] = setting.group(2)
+                continue
+            line = line.split('#')[0].strip()
+            if line:
+                name = re.match(r'[A-Za-z0-9_.-]+', line).group(0)
+                requirements[name.lower()] = line.replace(' ', '')
+    return requirements, settings
+
+
+STACK_REQUIREMENTS, STACK_SETTINGS = read_stack()
+
+
+def stack_value(key: str) -> str:
+    """The requirement line of a distribution of the stack file
+    (``'mmcv==<version>'``), or the value of one of its settings."""
+    if key.lower() in STACK_REQUIREMENTS:
+        return STACK_REQUIREMENTS[key.lower()]
+    if key in STACK_SETTINGS:
+        return STACK_SETTINGS[key]
+    raise KeyError(f'{key!r} is neither a requirement nor a setting '
+                   f'of {STACK_FILE}')
+
+
+def pinned_version(name: str) -> str:
+    """The version ``name`` is pinned to (``==``) in the stack file."""
+    requirement = stack_value(name)
+    if '==' not in requirement:
+        raise KeyError(f'{name} is not pinned with == in {STACK_FILE}')
+    return requirement.split('==', 1)[1]
+
 
 INSTALL_HINT = 'bash tools/install_deps.sh  (from the ftan-opencd checkout)'
-OPENCD_COMMIT = '790a1972b538baaaffd4c3022a4d9afaa3f861e5'
-OPENCD_PIP = ('pip install --no-deps '
-              f'"git+https://github.com/likyoo/open-cd.git@{OPENCD_COMMIT}"')
+OPENCD_COMMIT = stack_value('opencd-commit')
+OPENCD_GIT = stack_value('opencd-git')
+OPENCD_PIP = f'pip install --no-deps "git+{OPENCD_GIT}@{OPENCD_COMMIT}"'
+
+
+def _pip(name: str) -> str:
+    return f'pip install {stack_value(name)}'
+
 
 # (import name, distribution name, minimum inclusive, maximum exclusive, fix)
 SUPPORTED = [
-    ('torch', 'torch', '2.0.0', None, 'pip install torch==2.1.2'),
-    ('mmengine', 'mmengine', '0.10.0', '1.0.0', 'pip install mmengine==0.10.7'),
+    ('torch', 'torch', '2.0.0', None, _pip('torch')),
+    ('mmengine', 'mmengine', '0.10.0', '1.0.0', _pip('mmengine')),
     ('mmcv', 'mmcv', '2.0.0', '2.2.0',
      'MMCV_WITH_OPS=1 FORCE_CUDA=0 pip install --no-build-isolation '
-     'mmcv==2.1.0  (or OpenMMLab\'s prebuilt wheel for your torch/CUDA)'),
-    ('mmseg', 'mmsegmentation', '1.2.0', '1.3.0',
-     'pip install mmsegmentation==1.2.2'),
+     f'{stack_value("mmcv")}  (or OpenMMLab\'s prebuilt wheel for your '
+     'torch/CUDA)'),
+    ('mmseg', 'mmsegmentation', '1.2.0', '1.3.0', _pip('mmsegmentation')),
     ('opencd', 'opencd', '1.0.0', None, OPENCD_PIP),
 ]
 
@@ -92,3 +154,30 @@ def check_environment() -> None:
         raise EnvironmentMismatch(
             f'ftan-opencd cannot run in this environment:\n  - {lines}\n'
             f'To install the whole tested stack: {INSTALL_HINT}')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Print values of the stack file (standard library only)."""
+    parser = argparse.ArgumentParser(
+        description=f'Print the pins of {STACK_FILE}.')
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument('--pins', action='store_true',
+                       help='print every requirement line and setting')
+    group.add_argument('--get', nargs='+', metavar='KEY',
+                       help='print the requirement line of each '
+                       'distribution (e.g. mmcv==<version>) or the value of '
+                       'each setting, one a line')
+    args = parser.parse_args(argv)
+    if args.pins:
+        lines = list(STACK_REQUIREMENTS.values()) + \
+            [f'{key} = {value}' for key, value in STACK_SETTINGS.items()]
+    else:
+        try:
+            lines = [stack_value(key) for key in args.get]
+        except KeyError as exc:
+            parser.error(exc.args[0])
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()

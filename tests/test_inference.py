@@ -275,3 +275,30 @@ def test_activation_maps_for_each_stage_with_and_without_fdm(
         after = model._forward(x)
     assert not torch.allclose(before, bypassed)
     assert torch.equal(before, after)
+
+
+def test_open_cd_inferencer_gives_the_predict_pair_mask(model, checkpoint,
+                                                        tmp_path):
+    """open-cd's standard entry point runs the config's test pipeline
+    (open-cd's loader + CDConformPixels) and agrees with predict_pair.
+
+    classes/palette are passed because open-cd 1.1.0's inferencer reads
+    ``model.dataset_meta.classes`` from the dict mmseg stores there.
+    """
+    from opencd.apis import OpenCDInferencer
+    img1, img2 = random_pair(128, 160, seed=5)
+    paths = [str(tmp_path / 'a.png'), str(tmp_path / 'b.png')]
+    for path, img in zip(paths, (img1, img2)):
+        cv2.imwrite(path, img)
+    inferencer = OpenCDInferencer(
+        model=DEMO_CONFIG, weights=checkpoint, device='cpu',
+        classes=('unchanged', 'changed'), palette=[[0, 0, 0],
+                                                   [255, 255, 255]])
+    result = inferencer([paths], return_datasamples=True)
+    mask, prob = predict_pair(model, *paths, window=160, stride=160,
+                              return_prob=True, progress=False)
+    logits = result.seg_logits.data[None]
+    np.testing.assert_allclose(change_probability(logits)[0].numpy(), prob,
+                               rtol=0, atol=1e-6)
+    assert prob.std() > 1e-3  # a real map, not a constant
+    np.testing.assert_array_equal(result.pred_sem_seg.data[0].numpy(), mask)

@@ -188,3 +188,25 @@ def test_two_process_gloo_training(data_root, tmp_path):
     assert 'Distributed training: True' in log
     assert 'Iter(train) [2/2]' in log
     assert (work / 'iter_2.pth').is_file()
+
+
+def test_open_cd_style_training_without_the_project_tools(data_root,
+                                                          tmp_path):
+    """What open-cd's own tools/train.py does: Config.fromfile, options,
+    Runner.from_cfg(cfg).train(); the config's custom_imports alone brings
+    FTAN in (nothing of ftan_opencd imported by hand)."""
+    script = (
+        'import sys\n'
+        'from mmengine.config import Config, DictAction\n'
+        'from mmengine.runner import Runner\n'
+        'import argparse\n'
+        'p = argparse.ArgumentParser()\n'
+        "p.add_argument('--o', nargs='+', action=DictAction)\n"
+        "assert 'ftan_opencd' not in sys.modules\n"
+        'cfg = Config.fromfile(sys.argv[1])  # runs custom_imports\n'
+        'cfg.merge_from_dict(p.parse_args(sys.argv[3:]).o)\n'
+        'cfg.work_dir = sys.argv[2]\n'
+        'Runner.from_cfg(cfg).train()\n')
+    run_tool('-c', script, DEMO_CFG, str(tmp_path), '--o',
+             *tiny_options(data_root, 2))
+    assert (tmp_path / 'iter_2.pth').is_file()

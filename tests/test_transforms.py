@@ -280,8 +280,8 @@ def test_load_pair_grey_is_replicated(tmp_path):
     assert img.shape == (H, W, 3)
     for c in range(3):
         np.testing.assert_array_equal(img[..., c], grey)
-    assert load_pair([path, path], color_type='unchanged')['img'][0].shape \
-        == (H, W)
+    with pytest.raises(ValueError, match='grey.png has 1 channel'):
+        load_pair([path, path], channels=4)
 
 
 def test_load_pair_rgba_alpha_dropped(tmp_path):
@@ -291,45 +291,52 @@ def test_load_pair_rgba_alpha_dropped(tmp_path):
     img = load_pair([path, path])['img'][0]
     np.testing.assert_array_equal(img, bgr)
     assert img.flags.c_contiguous
-    kept = load_pair([path, path], color_type='unchanged')['img'][0]
-    assert kept.shape == (H, W, 4)
+    kept = load_pair([path, path], channels=4)['img'][0]
+    np.testing.assert_array_equal(kept[..., 3], alpha[..., 0])
 
 
-def test_load_pair_16bit_rescaled(tmp_path):
+def test_load_pair_16bit_divided_by_257_never_rounded(tmp_path):
     rng = np.random.default_rng(24)
     img16 = rng.integers(0, 65536, (H, W, 3), dtype=np.uint16)
-    img16[0, 0] = [0, 257 * 100, 65535]
+    img16[0, 0] = [0, 257 * 100 + 128, 65535]
     path = write(tmp_path / 'deep.png', img16)
     img = load_pair([path, path])['img'][0]
-    assert img.dtype == np.uint8
-    np.testing.assert_array_equal(
-        img, np.rint(img16 / 257.).astype(np.uint8))
-    np.testing.assert_array_equal(img[0, 0], [0, 100, 255])
-    floats = load_pair([path, path], to_float32=True)['img'][0]
-    assert floats.dtype == np.float32
-    np.testing.assert_allclose(floats, img16 / 257., rtol=1e-6)
-    with pytest.raises(ValueError, match='deep.png'):
-        load_pair([path, path], allow_16bit='error')
+    assert img.dtype == np.float32
+    np.testing.assert_array_equal(img, img16.astype(np.float32) / 257)
+    np.testing.assert_allclose(img[0, 0], [0, 100 + 128 / 257, 255])
 
 
-def test_load_pair_expected_channels(tmp_path):
+def test_load_pair_max_value_for_12_bit_data(tmp_path):
+    img12 = np.random.default_rng(5).integers(0, 4096, (H, W, 3),
+                                              dtype=np.uint16)
+    img12[0, 0] = [0, 4095, 2048]
+    path = write(tmp_path / 'twelve.png', img12)
+    img = load_pair([path, path], max_value=4095)['img'][0]
+    np.testing.assert_allclose(img[0, 0], [0, 255, 2048 * 255 / 4095],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match='twelve.png has values up to 4095'):
+        load_pair([path, path], max_value=1023)
+
+
+def test_load_pair_dates_must_agree(tmp_path):
     colour = write(tmp_path / 'colour.png', random_image(25))
     grey = write(tmp_path / 'grey_t2.png', random_image(26, (H, W)))
-    assert load_pair([colour, colour], expected_channels=3)['img'][0].shape \
-        == (H, W, 3)
-    with pytest.raises(ValueError) as info:
-        load_pair([colour, grey], expected_channels=3)
-    assert 'grey_t2.png' in str(info.value)
-    assert 'has 1 channels, expected 3' in str(info.value)
+    deep = write(tmp_path / 'deep_t2.png',
+                 random_image(27).astype(np.uint16) * 257)
+    for other in (grey, deep):
+        with pytest.raises(ValueError) as info:
+            load_pair([colour, other])
+        assert 'colour.png' in str(info.value)
+        assert other in str(info.value)
 
 
 @pytest.mark.parametrize('cfg', [
-    dict(color_type='grayscale'),
-    dict(allow_16bit='clip'),
-    dict(expected_channels=0),
+    dict(color_type='color'),
+    dict(channels=0),
+    dict(max_value=-1),
 ])
 def test_load_pair_rejects_bad_arguments(cfg):
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, TypeError)):
         build(dict(type='CDLoadImagePair', **cfg))
 
 
@@ -387,8 +394,33 @@ def test_label_colour_file(tmp_path):
     np.testing.assert_array_equal(out['gt_seg_map'], mask)
     red = np.zeros((H, W, 3), np.uint8)
     red[..., 2] = mask * 255
-    with pytest.raises(ValueError, match='red.png'):
+    with pytest.raises(ValueError, match='red.png.*label_threshold'):
         load_label(write(tmp_path / 'red.png', red))
+    out = build(dict(type='CDLoadChangeLabel', label_threshold=128))(
+        dict(seg_map_path=str(tmp_path / 'red.png')))
+    np.testing.assert_array_equal(out['gt_seg_map'], mask)
+
+
+def test_label_threshold_binarises_stray_values_on_purpose(tmp_path):
+    mask = change_mask() * 255
+    mask[1, 1], mask[2, 2] = 213, 21
+    path = write(tmp_path / 'stray.png', mask)
+    with pytest.raises(ValueError, match='label_threshold'):
+        load_label(path)
+    out = build(dict(type='CDLoadChangeLabel', label_threshold=128))(
+        dict(seg_map_path=path))
+    np.testing.assert_array_equal(out['gt_seg_map'], mask >= 128)
+
+
+def test_label_of_another_size_names_the_file(tmp_path):
+    path = write(tmp_path / 'small.png', change_mask()[:-1] * 255)
+    with pytest.raises(ValueError, match='small.png is 23x32 but its images are 24x32'):
+        load_label(path, img_shape=(H, W))
+
+
+def test_label_without_path_is_unlabelled_inference():
+    results = build(dict(type='CDLoadChangeLabel'))(dict(img_shape=(H, W)))
+    assert 'gt_seg_map' not in results
 
 
 def test_label_palette_png_gives_indices(tmp_path):

@@ -27,10 +27,11 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis.gradcam import fdm_bypassed, stage_gradcam
-from ftan_opencd.apis.overlay import display_image, grid, heat_overlay, \
+from ftan_opencd.apis.overlay import grid, heat_overlay, \
     labelled
 from ftan_opencd.apis.sources import open_pair
 from ftan_opencd.apis.writers import write_png
+from ftan_opencd.pixels import display_image
 from ftan_opencd.utils import add_trust_argument
 
 VARIANTS = ('with-fdm', 'without-fdm')

@@ -33,7 +33,7 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis.sliding_window import WindowLayout
-from ftan_opencd.apis.sources import import_rasterio
+from ftan_opencd.pixels import import_rasterio
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo',

@@ -53,6 +53,10 @@ def parse_args(argv=None):
     parser.add_argument('--threshold', type=float, default=None,
                         help='change probability threshold (default: 0.5, '
                         'or the head threshold of a sigmoid head)')
+    parser.add_argument('--max-value', type=float, default=None,
+                        help='full-scale value of the images, e.g. 4095 for '
+                        '12-bit data in uint16 files, 1.0 for reflectance '
+                        '(default: 255 for 8-bit, 65535 for 16-bit)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
@@ -109,7 +113,7 @@ def main(argv=None):
                 prob_file=prob_path(out) if args.prob else None,
                 window=args.window, stride=args.stride,
                 batch_size=args.batch_size, threshold=args.threshold,
-                progress=not args.no_progress)
+                progress=not args.no_progress, max_value=args.max_value)
         except (ValueError, FileNotFoundError) as exc:
             if len(jobs) == 1:
                 raise

@@ -200,11 +200,12 @@ def iter_probability_rows(model: nn.Module, src1, src2, window: int,
 
 
 def _run(model, img1, img2, make_writer, window, stride, batch_size,
-         threshold, progress):
+         threshold, progress, max_value):
     """Open the pair, stream the rows into a writer, close everything."""
     threshold = default_threshold(model, threshold)
     with raster_env():
-        src1, src2 = open_pair(img1, img2, model.backbone_inchannels)
+        src1, src2 = open_pair(img1, img2, model.backbone_inchannels,
+                               max_value=max_value)
         try:
             writer = make_writer(src1)
             try:
@@ -229,7 +230,8 @@ def predict_pair(model: nn.Module,
                  batch_size: int = 8,
                  return_prob: bool = False,
                  threshold: Optional[float] = None,
-                 progress: bool = True):
+                 progress: bool = True,
+                 max_value: Optional[float] = None):
     """Change mask of an image pair of any size by sliding windows.
 
     Windows of ``window`` pixels (cut to the image when it is smaller, then
@@ -241,8 +243,9 @@ def predict_pair(model: nn.Module,
     Args:
         model (nn.Module): Change detector from :func:`init_model`.
         img1 (str | np.ndarray): Date 1: HxWxC array (BGR like
-            ``cv2.imread``; uint8, uint16 or float on 0..255) or an image
-            file / GeoTIFF path (read lazily).
+            ``cv2.imread``; uint8, uint16 or float, see
+            :mod:`ftan_opencd.pixels`) or an image file / GeoTIFF path
+            (read lazily).
         img2 (str | np.ndarray): Date 2, same size (and CRS/transform).
         window (int): Window side. Default: 256.
         stride (int): Step between windows, at most ``window``.
@@ -252,6 +255,9 @@ def predict_pair(model: nn.Module,
         threshold (float, optional): Probability above which a pixel is
             'changed'. Default: 0.5 (the head's threshold for sigmoid heads).
         progress (bool): Show a progress bar. Default: True.
+        max_value (float, optional): Full-scale value of the data, e.g.
+            4095 for 12-bit data in uint16 files; see
+            :func:`ftan_opencd.pixels.scale_pixels`. Default: None.
 
     Returns:
         np.ndarray | tuple: uint8 (H, W) mask of 0/1, and with
@@ -259,7 +265,7 @@ def predict_pair(model: nn.Module,
     """
     writer = _run(model, img1, img2,
                   lambda src: ArrayWriter(src.height, src.width, return_prob),
-                  window, stride, batch_size, threshold, progress)
+                  window, stride, batch_size, threshold, progress, max_value)
     return (writer.mask, writer.prob) if return_prob else writer.mask
 
 
@@ -272,7 +278,8 @@ def predict_pair_to_file(model: nn.Module,
                          stride: int = 192,
                          batch_size: int = 8,
                          threshold: Optional[float] = None,
-                         progress: bool = True) -> None:
+                         progress: bool = True,
+                         max_value: Optional[float] = None) -> None:
     """Like :func:`predict_pair`, writing the result to files.
 
     A ``.tif``/``.tiff`` ``out_file`` becomes a GeoTIFF (uint8 0/1, the
@@ -291,8 +298,9 @@ def predict_pair_to_file(model: nn.Module,
         batch_size (int): Windows per forward pass. Default: 8.
         threshold (float, optional): See :func:`predict_pair`.
         progress (bool): Show a progress bar. Default: True.
+        max_value (float, optional): See :func:`predict_pair`.
     """
     _run(model, img1, img2,
          lambda src: make_file_writer(out_file, prob_file, src.height,
                                       src.width, src.georef),
-         window, stride, batch_size, threshold, progress)
+         window, stride, batch_size, threshold, progress, max_value)

@@ -5,20 +5,6 @@ import cv2
 import numpy as np
 
 
-def display_image(img: np.ndarray) -> np.ndarray:
-    """uint8 BGR image for display from float 0..255 HxWxC pixels.
-
-    Args:
-        img (np.ndarray): HxWxC in OpenCV order; the first 3 channels are
-            shown (a single channel as grey).
-    """
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = img[..., None]
-    return np.repeat(img[..., :1], 3, axis=2) if img.shape[2] < 3 else \
-        np.ascontiguousarray(img[..., :3])
-
-
 def heat_overlay(img: np.ndarray, cam: np.ndarray,
                  alpha: float = 0.5) -> np.ndarray:
     """Blend a [0, 1] map, JET-coloured, over a uint8 BGR image.

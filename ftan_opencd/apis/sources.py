@@ -1,49 +1,28 @@
 """Lazy readers of the two dates: numpy arrays, image files and GeoTIFFs.
 
-Every source returns float32 rows ``(rows, W, C)`` in the channel order the
-training loaders produce (OpenCV's: BGR for colour images), on the 0..255
-scale of the training data:
+Every source returns float32 rows ``(rows, W, C)`` exactly as the training
+loaders produce them: the decoding, channel and value rules live in
+:mod:`ftan_opencd.pixels` and are applied here block by block.
 
-* numpy arrays are taken as given (HxW or HxWxC, BGR like ``cv2.imread``);
-* PNG/JPG/BMP files are decoded with OpenCV (BGR);
+* numpy arrays are taken as decoded (HxW or HxWxC, BGR like
+  ``cv2.imread``; no alpha assumed);
+* PNG/JPG/BMP files are decoded with OpenCV;
 * ``.tif``/``.tiff`` files are read with rasterio one band of rows at a
-  time (never the whole scene); 3-band rasters are reversed to BGR, which
-  is what OpenCV, hence the training loader, returns for the same file.
-
-uint8 data is used as is and uint16 data is divided by 257 (the rule of
-``CDLoadImagePair``); float data is assumed to be on the 0..255 scale
-already. A grey image is replicated for a 3-channel model and an alpha band
-is dropped; any other channel mismatch is refused.
+  time (never the whole scene).
 """
 import contextlib
 import math
 import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
-import cv2
 import numpy as np
 
-RASTER_SUFFIXES = ('.tif', '.tiff')
+from ..pixels import (conform, decode_file, import_rasterio, is_raster_path,
+                      raster_bands, scale_pixels)
+
 # GDAL block cache (MB) of a prediction run; GDAL's default is 5% of the RAM.
 RASTER_CACHE_MB = 64
-UINT16_TO_UINT8 = 257.0
 ImageLike = Union[str, np.ndarray]
-
-
-def import_rasterio():
-    """Import rasterio or explain how to install it.
-
-    Raises:
-        ImportError: rasterio is not installed.
-    """
-    try:
-        import rasterio
-    except ImportError as exc:
-        raise ImportError(
-            'GeoTIFF (.tif/.tiff) input and output need rasterio, which is '
-            'not installed: pip install rasterio  (or: pip install -e .[geo])'
-        ) from exc
-    return rasterio
 
 
 def raster_env():
@@ -62,51 +41,6 @@ def raster_env():
     return rasterio.Env(GDAL_CACHEMAX=RASTER_CACHE_MB)
 
 
-def is_raster_path(path) -> bool:
-    """True for a path read and written with rasterio (.tif/.tiff)."""
-    return isinstance(path, str) and \
-        osp.splitext(path)[1].lower() in RASTER_SUFFIXES
-
-
-def to_float(block: np.ndarray, name: str) -> np.ndarray:
-    """Convert stored pixels to float32 on the 0..255 training scale.
-
-    Args:
-        block (np.ndarray): Pixels as stored.
-        name (str): Source name for error messages.
-    """
-    if block.dtype == np.uint8 or np.issubdtype(block.dtype, np.floating):
-        return block.astype(np.float32, copy=False)
-    if block.dtype == np.uint16:
-        return block.astype(np.float32) / UINT16_TO_UINT8
-    raise ValueError(f'{name}: unsupported pixel type {block.dtype}; use '
-                     'uint8, uint16 or float data on the 0..255 scale')
-
-
-def select_channels(stored: int, wanted: int, name: str,
-                    last_is_alpha: bool) -> Tuple[Sequence[int], bool]:
-    """Channels to read for a model taking ``wanted`` channels per date.
-
-    Args:
-        stored (int): Channels in the source.
-        wanted (int): Channels of one date expected by the model.
-        name (str): Source name for error messages.
-        last_is_alpha (bool): The last stored channel is an alpha channel.
-
-    Returns:
-        tuple: Indices of the channels to keep and whether a single grey
-        channel has to be replicated to 3.
-    """
-    if stored == wanted:
-        return list(range(stored)), False
-    if stored == 1 and wanted == 3:
-        return [0], True
-    if stored == wanted + 1 and last_is_alpha:
-        return list(range(wanted)), False
-    raise ValueError(f'{name} has {stored} channel(s) but the model takes '
-                     f'{wanted} per date (backbone_inchannels)')
-
-
 class ArraySource:
     """An image held in memory (HxW or HxWxC, BGR for colour).
 
@@ -114,28 +48,31 @@ class ArraySource:
         array (np.ndarray): The image.
         name (str): Name used in error messages.
         channels (int): Channels of one date expected by the model.
-        alpha (bool): A 4th channel (of a 3-channel model) is alpha.
+        alpha (bool): A trailing extra channel is alpha (decoded files).
+        max_value (float, optional): See :func:`..pixels.scale_pixels`.
     """
 
     georef = None
 
     def __init__(self, array: np.ndarray, name: str, channels: int,
-                 alpha: bool = False):
-        if array.ndim == 2:
-            array = array[..., None]
-        if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
-            raise ValueError(f'{name}: expected an HxW or HxWxC image, got '
-                             f'shape {array.shape}')
+                 alpha: bool = False, max_value: Optional[float] = None):
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f'{name}: expected a numpy array or a file path, '
+                            f'got {type(array).__name__}')
         self.name = name
         self.array = array
+        self.channels = channels
+        self.alpha = alpha
+        self.max_value = max_value
+        conform(array[:1], channels, name, alpha, max_value)  # checks early
         self.height, self.width = array.shape[:2]
-        self.keep, self.grey = select_channels(array.shape[2], channels,
-                                               name, alpha)
+        self.stored = (array.shape[2] if array.ndim == 3 else 1, array.dtype)
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as float32 (rows, W, C)."""
-        block = to_float(self.array[start:stop][..., self.keep], self.name)
-        return np.repeat(block, 3, axis=2) if self.grey else block
+        return conform(self.array[start:stop], self.channels, self.name,
+                       self.alpha, self.max_value).astype(np.float32,
+                                                          copy=False)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -147,11 +84,14 @@ class RasterSource:
     Args:
         path (str): Raster file.
         channels (int): Channels of one date expected by the model.
+        max_value (float, optional): See :func:`..pixels.scale_pixels`.
     """
 
-    def __init__(self, path: str, channels: int):
+    def __init__(self, path: str, channels: int,
+                 max_value: Optional[float] = None):
         rasterio = import_rasterio()
         self.name = path
+        self.max_value = max_value
         try:
             self.dataset = rasterio.open(path)
         except (rasterio.errors.RasterioError, OSError) as exc:
@@ -159,25 +99,22 @@ class RasterSource:
                 from exc
         ds = self.dataset
         self.height, self.width = ds.height, ds.width
-        alpha = ds.colorinterp[-1] == rasterio.enums.ColorInterp.alpha
         try:
-            keep, self.grey = select_channels(ds.count, channels, path,
-                                              alpha)
+            self.indexes, self.grey = raster_bands(ds, channels, path)
         except ValueError:
             ds.close()
             raise
-        # rasterio band indexes are 1-based; 3 bands are read as B, G, R.
-        self.indexes = [i + 1 for i in keep]
-        if len(self.indexes) == 3:
-            self.indexes.reverse()
+        self.stored = (ds.count, np.dtype(ds.dtypes[0]))
         self.georef = (ds.crs, ds.transform)
         self._window = rasterio.windows.Window
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as float32 (rows, W, C)."""
         window = self._window(0, start, self.width, stop - start)
-        block = self.dataset.read(self.indexes, window=window)
-        block = to_float(np.moveaxis(block, 0, -1), self.name)
+        block = np.moveaxis(self.dataset.read(self.indexes, window=window),
+                            0, -1)
+        block = scale_pixels(block, self.name, self.max_value)
+        block = block.astype(np.float32, copy=False)
         return np.repeat(block, 3, axis=2) if self.grey else block
 
     def close(self) -> None:
@@ -185,40 +122,34 @@ class RasterSource:
         self.dataset.close()
 
 
-def read_image_file(path: str) -> np.ndarray:
-    """Decode a PNG/JPG/... file as stored (BGR order for colour).
-
-    Args:
-        path (str): Image file.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image file not found: {path}')
-    img = cv2.imdecode(np.fromfile(path, dtype=np.uint8),
-                       cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f'cannot decode {path} as an image')
-    return img
-
-
-def open_source(image: ImageLike, name: str, channels: int):
+def open_source(image: ImageLike, name: str, channels: int,
+                max_value: Optional[float] = None):
     """Open one date as a source.
 
     Args:
-        image (str | np.ndarray): Path or array (HxWxC, BGR for colour).
+        image (str | Path | np.ndarray): Path or array (HxWxC, BGR for
+            colour).
         name (str): Name for error messages when ``image`` is an array.
         channels (int): Channels of one date expected by the model.
+        max_value (float, optional): See :func:`..pixels.scale_pixels`.
 
     Returns:
         ArraySource | RasterSource: The source; call ``close()`` when done.
     """
     if isinstance(image, np.ndarray):
-        return ArraySource(image, name, channels)
+        return ArraySource(image, name, channels, max_value=max_value)
+    if not isinstance(image, (str, bytes)) and \
+            not hasattr(image, '__fspath__'):
+        raise TypeError(
+            f'{name}: expected an image file path or an HxWxC numpy array '
+            f'(BGR), got {type(image).__name__}; convert tensors or PIL '
+            'images with np.asarray (and RGB to BGR)')
     path = str(image)
     if is_raster_path(path):
         if not osp.isfile(path):
             raise FileNotFoundError(f'raster file not found: {path}')
-        return RasterSource(path, channels)
-    return ArraySource(read_image_file(path), path, channels, alpha=True)
+        return RasterSource(path, channels, max_value)
+    return ArraySource(decode_file(path), path, channels, True, max_value)
 
 
 def _same_transform(a, b) -> bool:
@@ -238,6 +169,10 @@ def check_pair(src1, src2) -> None:
         ValueError: Naming both inputs and what differs.
     """
     problems = []
+    if src1.stored != src2.stored:
+        problems.append(f'channels and pixel type {src1.stored[0]} x '
+                        f'{src1.stored[1]} vs {src2.stored[0]} x '
+                        f'{src2.stored[1]}')
     size1, size2 = (src1.height, src1.width), (src2.height, src2.width)
     if size1 != size2:
         problems.append(f'size (HxW) {size1[0]}x{size1[1]} vs '
@@ -256,7 +191,8 @@ def check_pair(src1, src2) -> None:
 
 
 def open_pair(img1: ImageLike, img2: ImageLike, channels: int,
-              names: Optional[Tuple[str, str]] = None):
+              names: Optional[Tuple[str, str]] = None,
+              max_value: Optional[float] = None):
     """Open and check both dates.
 
     Args:
@@ -264,14 +200,15 @@ def open_pair(img1: ImageLike, img2: ImageLike, channels: int,
         img2 (str | np.ndarray): Date 2.
         channels (int): Channels of one date expected by the model.
         names (tuple[str, str], optional): Names of array inputs.
+        max_value (float, optional): See :func:`..pixels.scale_pixels`.
 
     Returns:
         tuple: The two sources (close them when done).
     """
     names = names or ('img1', 'img2')
-    src1 = open_source(img1, names[0], channels)
+    src1 = open_source(img1, names[0], channels, max_value)
     try:
-        src2 = open_source(img2, names[1], channels)
+        src2 = open_source(img2, names[1], channels, max_value)
     except Exception:
         src1.close()
         raise

@@ -6,7 +6,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .sources import import_rasterio, is_raster_path
+from ..pixels import import_rasterio, is_raster_path
 
 
 class ArrayWriter:

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
+from ..pixels import decode_file, load_label
+
 OUT_DIRS = ('A', 'B', 'label')
 Pair = Tuple[str, str, str, str]  # stem, image from, image to, label
 
@@ -81,40 +83,27 @@ def find_pairs(split_dir: str, dirs: Sequence[str],
             for stem in sorted(stems)]
 
 
-def read_label(path: str) -> np.ndarray:
-    """Read a change mask as a single-channel 0/255 uint8 array.
+def read_label(path: str, threshold: Optional[float] = None) -> np.ndarray:
+    """Read a change mask as a single-channel 0/255 uint8 array, by the
+    label rule of :mod:`ftan_opencd.pixels` (strict unless ``threshold``).
 
-    Masks with values in {0, 1} are scaled to 0/255; other masks are
-    thresholded at 128 (as open-cd's ``to_binary``). Colour masks are reduced
-    to their brightest channel first.
-
-    Args:
-        path (str): Mask file.
-
-    Returns:
-        np.ndarray: ``(H, W)`` uint8 mask.
+    Raises:
+        DatasetError: Naming the file, its values and ``--label-threshold``.
     """
-    mask = _read(path)
-    if mask.ndim == 3:
-        mask = mask.max(axis=2)
-    threshold = 1 if mask.max() <= 1 else 128
-    return np.where(mask >= threshold, 255, 0).astype(np.uint8)
+    try:
+        return load_label(path, threshold) * np.uint8(255)
+    except (ValueError, FileNotFoundError) as error:
+        raise DatasetError(str(error).replace(
+            'label_threshold', '--label-threshold')) from error
 
 
 def _read(path: str) -> np.ndarray:
-    """Read an image file unchanged, raising :class:`DatasetError` if
-    unreadable.
-
-    Args:
-        path (str): Image file.
-
-    Returns:
-        np.ndarray: The decoded array.
-    """
-    array = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise DatasetError(f'{path}: cannot read image')
-    return array
+    """Decode an image file as stored (:func:`ftan_opencd.pixels.decode_file`),
+    raising :class:`DatasetError` if unreadable."""
+    try:
+        return decode_file(path)
+    except (ValueError, FileNotFoundError) as error:
+        raise DatasetError(str(error)) from error
 
 
 def iter_tiles(array: np.ndarray,
@@ -137,7 +126,8 @@ def iter_tiles(array: np.ndarray,
 
 def tile_split(split_dir: str, out_dir: str, dirs: Sequence[str],
                img_suffixes: Sequence[str], label_suffixes: Sequence[str],
-               tile: int) -> Tuple[int, int]:
+               tile: int,
+               label_threshold: Optional[float] = None) -> Tuple[int, int]:
     """Tile every triplet of one split into ``out_dir/{A,B,label}``.
 
     Args:
@@ -147,6 +137,7 @@ def tile_split(split_dir: str, out_dir: str, dirs: Sequence[str],
         img_suffixes (Sequence[str]): Accepted image suffixes.
         label_suffixes (Sequence[str]): Accepted label suffixes.
         tile (int): Tile side.
+        label_threshold (float, optional): Binarise labels on purpose.
 
     Returns:
         tuple[int, int]: Numbers of source images and of tiles written.
@@ -162,7 +153,8 @@ def tile_split(split_dir: str, out_dir: str, dirs: Sequence[str],
     num_tiles = 0
     progress = ProgressBar(len(pairs))
     for stem, *paths in pairs:
-        arrays = [_read(paths[0]), _read(paths[1]), read_label(paths[2])]
+        arrays = [_read(paths[0]), _read(paths[1]),
+                  read_label(paths[2], label_threshold)]
         sizes = [a.shape[:2] for a in arrays]
         if len(set(sizes)) != 1:
             raise DatasetError('sizes disagree: ' + ', '.join(
@@ -199,7 +191,8 @@ def count_problems(counts: Dict[str, int],
 
 def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
             img_suffixes: Sequence[str], label_suffixes: Sequence[str],
-            tile: int, expected: Optional[Dict[str, int]]) -> Dict[str, int]:
+            tile: int, expected: Optional[Dict[str, int]],
+            label_threshold: Optional[float] = None) -> Dict[str, int]:
     """Tile the given splits of a release and check the tile counts.
 
     Args:
@@ -212,6 +205,7 @@ def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
         tile (int): Tile side.
         expected (dict[str, int], optional): Expected tiles per split;
             None skips the check.
+        label_threshold (float, optional): Binarise labels on purpose.
 
     Returns:
         dict[str, int]: Tiles written per split.
@@ -225,7 +219,7 @@ def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
         print(f'{split}:')
         images, counts[split] = tile_split(
             osp.join(src, split), osp.join(out, split), dirs, img_suffixes,
-            label_suffixes, tile)
+            label_suffixes, tile, label_threshold)
         print(f'{split}: {images} images -> {counts[split]} tiles '
               f'in {osp.join(out, split)}')
     problems = count_problems(counts, expected or {})
@@ -278,6 +272,11 @@ def run_cli(description: str,
                         help='do not compare the tile counts with the '
                         f'official release ({expected_images} images of '
                         f'{image_size}x{image_size}), e.g. for a subset')
+    parser.add_argument(
+        '--label-threshold', type=float, default=None,
+        help='binarise labels on purpose: changed where the value (the '
+        'brightest channel of a colour label) is >= this. Default: labels '
+        'must hold only {0, 255} or {0, 1}')
     args = parser.parse_args(argv)
     per_image = (image_size // args.tile_size)**2
     expected = None if args.no_check else {
@@ -287,7 +286,7 @@ def run_cli(description: str,
     try:
         counts = prepare(args.src, args.out, args.splits, args.dirs,
                          args.img_suffix, args.label_suffix, args.tile_size,
-                         expected)
+                         expected, args.label_threshold)
     except DatasetError as error:
         raise SystemExit(f'error: {error}')
     print('summary: ' + ', '.join(f'{s} {n}' for s, n in counts.items()) +

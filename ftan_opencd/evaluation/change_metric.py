@@ -108,9 +108,16 @@ class ChangeMetric(BaseMetric):
             Defaults to 255.
         collect_device (str): Device used to gather results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Prefix added to the metric names.
-            Defaults to None.
+        prefix (str, optional): Prefix of the metric names: mmengine logs
+            ``<prefix>/F1`` etc. Defaults to None, i.e.
+            :attr:`default_prefix`.
     """
+
+    # No prefix: the keys stay ``F1``, ``IoU``, ... as the configs'
+    # ``save_best='F1'``, the best checkpoint names (``best_F1_iter_N.pth``)
+    # and the benchmark read them. mmengine prefixes only a non-empty prefix
+    # and warns only when the prefix is None ("The prefix is not set ...").
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  changed_index: int = 1,

@@ -31,8 +31,12 @@ train_pipeline = [
         hue=0.3),
     dict(type='MultiImgPackSegInputs')
 ]
+# Test pipelines start with open-cd's own loader (decoding as stored), which
+# open-cd's OpenCDInferencer looks for; CDConformPixels then applies the
+# same pixel rules as CDLoadImagePair (ftan_opencd/pixels.py).
 test_pipeline = [
-    dict(type='CDLoadImagePair'),
+    dict(type='MultiImgLoadImageFromFile', color_type='unchanged'),
+    dict(type='CDConformPixels'),
     dict(type='CDLoadChangeLabel'),
     dict(type='MultiImgPackSegInputs')
 ]

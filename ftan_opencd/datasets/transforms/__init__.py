@@ -1,7 +1,8 @@
-from .loading import CDLoadChangeLabel, CDLoadImagePair
+from .loading import CDConformPixels, CDLoadChangeLabel, CDLoadImagePair
 from .photometric import BitemporalColorJitter, BitemporalGaussianBlur
 
 __all__ = [
-    'BitemporalColorJitter', 'BitemporalGaussianBlur', 'CDLoadChangeLabel',
+    'BitemporalColorJitter', 'BitemporalGaussianBlur', 'CDConformPixels',
+    'CDLoadChangeLabel',
     'CDLoadImagePair'
 ]
