@@ -1,8 +1,11 @@
 """Test (and evaluate) a trained change detector (open-cd's test.py).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--data-root DIR]
         [--show-dir DIR] [--tta] [--trust-checkpoint] [--cfg-options k=v ...]
         [--launcher pytorch]
+
+``--data-root`` (or ``--cfg-options data_root=DIR``) tests on DIR/test of a
+folder in LEVIR-CD layout instead of the config's data.
 
 The checkpoint (``.pth`` or published ``.safetensors``) is loaded without
 running code from it and must fit the config's model exactly.
@@ -17,6 +20,7 @@ from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
                                checkpoint_trusted, load_config,
                                parse_runner_args, prepare_cpu_distributed,
                                safe_checkpoint_loading)
+from ftan_opencd.utils.config_loading import log_data_roots
 
 
 def parse_args():
@@ -38,7 +42,8 @@ def build_config(args):
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint file not found: {args.checkpoint}')
     cfg = load_config(args.config, args.launcher, args.cfg_options,
-                      args.work_dir)
+                      args.work_dir, args.data_root)
+    log_data_roots(cfg, ('test',))
     cfg.load_from = args.checkpoint
     cfg.resume = False
     add_fit_check(cfg, strict=True, source=args.checkpoint)

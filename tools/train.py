@@ -1,8 +1,12 @@
 """Train a change detector with an mmengine Runner (open-cd's train.py).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]]
-        [--partial-load] [--trust-checkpoint] [--cfg-options k=v ...]
-        [--launcher pytorch]
+    python tools/train.py CONFIG [--work-dir DIR] [--data-root DIR]
+        [--iters N] [--amp] [--resume [CKPT]] [--partial-load]
+        [--trust-checkpoint] [--cfg-options k=v ...] [--launcher pytorch]
+
+``--data-root`` points the train, val and test dataloaders at one folder in
+LEVIR-CD layout; ``--iters`` sets the training length and rescales the
+learning-rate schedule, validation and checkpoint intervals with it.
 
 Checkpoints (``load_from``, ``--resume``, ``Pretrained`` backbones) are
 loaded without running code from them and must fit the model exactly,
@@ -20,6 +24,8 @@ from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
                                load_config, parse_runner_args,
                                prepare_cpu_distributed,
                                safe_checkpoint_loading)
+from ftan_opencd.utils.config_loading import (check_schedule, log_data_roots,
+                                              set_train_iters)
 from opencd.registry import RUNNERS
 
 
@@ -44,6 +50,12 @@ def parse_args():
         action='store_true',
         help='load_from may not fit the model exactly (fine-tuning): load '
         'the matching weights and log the others instead of stopping')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        metavar='N',
+        help='train for N iterations; rescales param_scheduler begin/end, '
+        'train_cfg.val_interval and default_hooks.checkpoint.interval')
     add_runner_arguments(parser)
     return parse_runner_args(parser)
 
@@ -51,7 +63,14 @@ def parse_args():
 def build_config(args):
     """Config with the command-line options applied."""
     cfg = load_config(args.config, args.launcher, args.cfg_options,
-                      args.work_dir)
+                      args.work_dir, args.data_root)
+    if args.iters is not None:
+        if 'train_cfg.max_iters' in (args.cfg_options or {}):
+            raise SystemExit(
+                '--iters and --cfg-options train_cfg.max_iters both set the '
+                'training length: use --iters alone (it also rescales the '
+                'schedule and the intervals)')
+        set_train_iters(cfg, args.iters)
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in the config.',
@@ -69,6 +88,8 @@ def build_config(args):
         cfg.resume, cfg.load_from = True, args.resume
     add_fit_check(cfg, strict=cfg.resume or not args.partial_load,
                   source=cfg.load_from)
+    log_data_roots(cfg, ('train', 'val'))
+    check_schedule(cfg)
     return cfg
 
 
