@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..models.backbones.mcfa import MCFA
-from .inference import change_probability, default_threshold, preprocess
+from .inference import (change_probability, default_threshold,
+                        forward_logits, preprocess)
 
 
 @contextmanager
@@ -129,7 +130,7 @@ def stage_gradcam(model: nn.Module,
     recorder = StageRecorder(model.backbone, stages)
     try:
         with torch.enable_grad():
-            logits = model._forward(inputs)
+            logits = forward_logits(model, inputs)
             logits = F.interpolate(logits, size=inputs.shape[2:],
                                    mode='bilinear', align_corners=False)
             logits = logits[:, :, :h, :w]

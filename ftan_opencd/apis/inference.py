@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
+from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from opencd.registry import MODELS
@@ -73,40 +74,39 @@ def init_model(config: Union[str, Config],
 
 
 def preprocess(model: nn.Module, batch: np.ndarray) -> Tensor:
-    """Normalise windows exactly like the model's data preprocessor.
+    """Normalise windows with the model's own data preprocessor.
 
-    Mirrors ``DualInputSegDataPreProcessor`` at test time (BGR to RGB for
-    3+3 channels, ``(x - mean) / std``, bottom/right padding with
-    ``pad_val`` to its test ``size``/``size_divisor``), for a whole batch at
-    once (the preprocessor itself takes one image at a time when testing).
+    Each window goes through ``model.data_preprocessor`` in test mode (BGR
+    to RGB, ``(x - mean) / std``, padding to its test ``size`` or
+    ``size_divisor``), exactly as in ``tools/test.py``; the preprocessor
+    takes one image at a time when testing.
 
     Args:
         model (nn.Module): The change detector.
-        batch (np.ndarray): float32 (B, h, w, 2C): date 1 then date 2
-            channels, OpenCV (BGR) order, 0..255 scale.
+        batch (np.ndarray): (B, h, w, 2C): date 1 then date 2 channels, as
+            the pixel rules give them (:mod:`ftan_opencd.pixels`).
 
     Returns:
         Tensor: (B, 2C, H', W') on the model's device.
     """
-    pre = model.data_preprocessor
-    device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    x = x.permute(0, 3, 1, 2).float()
-    if getattr(pre, 'channel_conversion', False) and x.shape[1] == 6:
-        x = x[:, [2, 1, 0, 5, 4, 3]]
-    if getattr(pre, '_enable_normalize', False):
-        x = (x - pre.mean) / pre.std
-    test_cfg = getattr(pre, 'test_cfg', None)
-    if test_cfg:
-        h, w = x.shape[2:]
-        if test_cfg.get('size') is not None:
-            ph, pw = test_cfg['size'][-2:]
-        else:
-            div = test_cfg.get('size_divisor') or 1
-            ph, pw = -(-h // div) * div, -(-w // div) * div
-        x = F.pad(x, (0, max(pw - w, 0), 0, max(ph - h, 0)),
-                  value=getattr(pre, 'pad_val', 0))
-    return x
+    windows = torch.from_numpy(np.ascontiguousarray(batch)).permute(
+        0, 3, 1, 2)
+    return torch.cat([
+        model.data_preprocessor(
+            dict(inputs=[window], data_samples=[SegDataSample()]),
+            training=False)['inputs'] for window in windows
+    ])
+
+
+def forward_logits(model: nn.Module, inputs: Tensor) -> Tensor:
+    """Decoder logits of preprocessed inputs, at the head's resolution
+    (the segmentor's public ``mode='tensor'`` forward).
+
+    Args:
+        model (nn.Module): The change detector.
+        inputs (Tensor): (B, 2C, H, W) from :func:`preprocess`.
+    """
+    return model(inputs, mode='tensor')
 
 
 def change_probability(logits: Tensor) -> Tensor:

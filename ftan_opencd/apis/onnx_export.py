@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .inference import forward_logits
+
 OPSET = 17
 
 
@@ -25,7 +27,7 @@ class ChangeLogits(nn.Module):
     """Wrap a Siamese detector as ``logits = f(t1, t2)`` or ``f(pair)``.
 
     Args:
-        model (nn.Module): Change detector with a ``_forward`` method.
+        model (nn.Module): Change detector (see :func:`.forward_logits`).
         single_input (bool): Take one (B, 2C, H, W) tensor instead of two
             (B, C, H, W) tensors.
     """
@@ -37,7 +39,7 @@ class ChangeLogits(nn.Module):
 
     def forward(self, *inputs: Tensor) -> Tensor:
         x = inputs[0] if self.single_input else torch.cat(inputs, dim=1)
-        return self.model._forward(x)
+        return forward_logits(self.model, x)
 
 
 def example_inputs(model: nn.Module, shape: Sequence[int],
