@@ -1,4 +1,4 @@
-"""Tests of tools/benchmark.py and ftan_opencd.benchmark (tiny sizes)."""
+"""Tests of tools/benchmark.py and ftan_tools.benchmark (tiny sizes)."""
 import json
 import os.path as osp
 from argparse import Namespace
@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from mmengine.analysis import get_model_complexity_info
 
 import ftan_opencd  # noqa: F401  registers FTAN in open-cd
-from ftan_opencd.benchmark import worker
-from ftan_opencd.benchmark.complexity import complexity_info
-from ftan_opencd.benchmark.learning import learning_config
-from ftan_opencd.benchmark.measure import amp_dtype, interleaved_timing
-from ftan_opencd.benchmark.report import reference_markdown
-from ftan_opencd.benchmark.zoo import build_model
+from ftan_tools.benchmark import worker
+from ftan_tools.benchmark.complexity import complexity_info
+from ftan_tools.benchmark.learning import learning_config
+from ftan_tools.benchmark.measure import amp_dtype, interleaved_timing
+from ftan_tools.benchmark.report import reference_markdown
+from ftan_tools.benchmark.zoo import build_model
 from .conftest import load_tool
 
 CPU = torch.device('cpu')

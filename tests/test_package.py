@@ -57,3 +57,19 @@ def test_missing_opencd_names_the_install_command(monkeypatch):
     assert len(problems) == 1
     assert 'opencd cannot be imported' in problems[0]
     assert env_check.OPENCD_COMMIT in problems[0]
+
+
+def test_plugin_never_imports_the_tooling():
+    """Configs and the API import ftan_opencd; benchmark, synthetic data and
+    data preparation live in ftan_tools, which the plugin never imports."""
+    import subprocess
+    import sys
+    code = ('import sys, pkgutil, importlib, ftan_opencd\n'
+            'for m in pkgutil.walk_packages(ftan_opencd.__path__, '
+            "'ftan_opencd.'):\n"
+            '    importlib.import_module(m.name)\n'
+            "print(sorted(n for n in sys.modules if n.startswith('ftan_tools')"
+            '))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == '[]'

@@ -20,21 +20,38 @@ Learning comparison on the synthetic data (python tools/make_demo_data.py):
         [--batch 8] [--data-root data/demo-cd] [--out work_dirs/learn]
 """
 import argparse
+import os
 import shlex
 import sys
 
 import torch
 
-from ftan_opencd.benchmark.learning import run_learning
-from ftan_opencd.benchmark.profiling import profile_train_step
-from ftan_opencd.benchmark.runner import run_benchmark
-from ftan_opencd.benchmark.zoo import BASELINE, DEFAULT_MODELS, MODEL_CONFIGS
+from ftan_tools.benchmark.learning import run_learning
+from ftan_tools.benchmark.profiling import profile_train_step
+from ftan_tools.benchmark.runner import run_benchmark
+from ftan_tools.benchmark.zoo import (BASELINE, CONFIGS_ENV, DEFAULT_MODELS,
+                                      MODEL_NAMES)
 
 LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
                 'fc-siam-diff')
 # --quick: tiny inputs and a single timed run, for tests and smoke checks.
 QUICK = dict(size=64, large=128, reference_size=96, batch=2, repeats=1,
              warmup=0)
+
+
+def add_configs_argument(parser: argparse.ArgumentParser) -> None:
+    """``--configs``: the project's configs/ folder (default: ./configs or
+    the checkout the package is installed from)."""
+    parser.add_argument(
+        '--configs', default=None,
+        help=f'ftan-opencd configs/ folder (also ${CONFIGS_ENV}); default: '
+        './configs or the checkout the package is installed from')
+
+
+def use_configs(args) -> None:
+    """Export ``--configs`` so that the worker processes read it too."""
+    if args.configs:
+        os.environ[CONFIGS_ENV] = os.path.abspath(args.configs)
 
 
 def benchmark_parser() -> argparse.ArgumentParser:
@@ -44,8 +61,9 @@ def benchmark_parser() -> argparse.ArgumentParser:
         epilog='Subcommand: "tools/benchmark.py learn -h" for the learning '
         'comparison.')
     parser.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS),
-                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        choices=sorted(MODEL_NAMES), metavar='MODEL',
                         help=f'models (default: all: {list(DEFAULT_MODELS)})')
+    add_configs_argument(parser)
     parser.add_argument('--device', default='cpu',
                         help='cpu or cuda[:N] (default: %(default)s)')
     parser.add_argument('--amp', nargs='?', const='auto', default=None,
@@ -73,17 +91,17 @@ def benchmark_parser() -> argparse.ArgumentParser:
                         help='extra inference size of the reference '
                         'comparison, where the reference fits in memory')
     parser.add_argument('--reference-model', default=BASELINE,
-                        choices=[m for m in MODEL_CONFIGS if 'ftan' in m],
+                        choices=[m for m in MODEL_NAMES if 'ftan' in m],
                         help='FTAN model of the reference-pattern comparison')
     parser.add_argument('--baseline', default=BASELINE,
-                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        choices=sorted(MODEL_NAMES), metavar='MODEL',
                         help='model the ratios are relative to '
                         '(default: %(default)s)')
     parser.add_argument('--no-reference', dest='reference',
                         action='store_false',
                         help='skip the reference-pattern comparison')
     parser.add_argument('--profile', nargs='?', const=BASELINE, default=None,
-                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        choices=sorted(MODEL_NAMES), metavar='MODEL',
                         help='only profile the training step of MODEL '
                         f'(default {BASELINE}) with torch.profiler')
     parser.add_argument('--threads', type=int, default=None,
@@ -107,8 +125,9 @@ def learn_parser() -> argparse.ArgumentParser:
         description='Train several models with one seeded recipe on the '
         'synthetic data and compare change F1 / IoU on its test split')
     parser.add_argument('--models', nargs='+', default=list(LEARN_MODELS),
-                        choices=sorted(MODEL_CONFIGS), metavar='MODEL',
+                        choices=sorted(MODEL_NAMES), metavar='MODEL',
                         help=f'models (default: {list(LEARN_MODELS)})')
+    add_configs_argument(parser)
     parser.add_argument('--data-root', default='data/demo-cd',
                         help='LEVIR-CD layout root {train,test}/{A,B,label}')
     parser.add_argument('--iters', type=int, default=300,
@@ -136,8 +155,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     command = ' '.join(['python tools/benchmark.py', shlex.join(argv)]).strip()
     if argv[:1] == ['learn']:
-        return run_learning(learn_parser().parse_args(argv[1:]), command)
+        args = learn_parser().parse_args(argv[1:])
+        use_configs(args)
+        return run_learning(args, command)
     args = parse_benchmark_args(argv)
+    use_configs(args)
     if args.profile:
         if args.threads:
             torch.set_num_threads(args.threads)

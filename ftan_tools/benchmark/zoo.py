@@ -1,6 +1,7 @@
 """The benchmarked models: names, configs and seeded construction."""
 import copy
 import logging
+import os
 import os.path as osp
 from typing import Dict, Optional
 
@@ -9,17 +10,37 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'benchmark')
+# Benchmarked models: configs/benchmark/<name>.py (random init, BN).
+MODEL_NAMES = ('ftan-t', 'ftan-s', 'ftan-b', 'changeformer-v6',
+               'changeformer-mit-b0', 'bit-r18', 'fc-siam-diff', 'snunet-c16')
+DEFAULT_MODELS = MODEL_NAMES
+CONFIGS_ENV = 'FTAN_CONFIGS'
 
-# Benchmark name -> config under configs/benchmark (random init, BN).
-MODEL_CONFIGS = {
-    name: osp.join(CONFIG_DIR, f'{name}.py')
-    for name in ('ftan-t', 'ftan-s', 'ftan-b', 'changeformer-v6',
-                 'changeformer-mit-b0', 'bit-r18', 'fc-siam-diff',
-                 'snunet-c16')
-}
-DEFAULT_MODELS = tuple(MODEL_CONFIGS)
+
+def config_dir() -> str:
+    """The project's ``configs/`` folder, which the benchmark reads.
+
+    Taken from ``$FTAN_CONFIGS`` (``tools/benchmark.py --configs``), else
+    ``./configs``, else the checkout this package is installed from.
+
+    Raises:
+        FileNotFoundError: None of them holds ``benchmark/ftan-b.py``.
+    """
+    checkout = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    candidates = [os.environ.get(CONFIGS_ENV), 'configs',
+                  osp.join(checkout, 'configs')]
+    for folder in candidates:
+        if folder and osp.isfile(osp.join(folder, 'benchmark', 'ftan-b.py')):
+            return osp.abspath(folder)
+    raise FileNotFoundError(
+        'the benchmark needs the configs/ folder of ftan-opencd (with '
+        'configs/benchmark/*.py); pass it with --configs DIR or '
+        f'${CONFIGS_ENV}=DIR')
+
+
+def model_config_path(name: str) -> str:
+    """Path of the benchmark config of model ``name``."""
+    return osp.join(config_dir(), 'benchmark', f'{name}.py')
 BASELINE = 'ftan-b'
 
 # Variants of an FTAN model; 'reference' is the reference's compute pattern
@@ -32,7 +53,7 @@ def load_model_config(name: str, variant: str = 'fast') -> Config:
     """The config of a benchmarked model.
 
     Args:
-        name (str): A key of :data:`MODEL_CONFIGS`.
+        name (str): One of :data:`MODEL_NAMES`.
         variant (str): ``'fast'`` (the config as is) or ``'reference'`` (only
             for FTAN models: ``fdm_impl='reference'``,
             ``fused_attention=False``, ``channels_last_tail=False`` and
@@ -41,12 +62,12 @@ def load_model_config(name: str, variant: str = 'fast') -> Config:
     Returns:
         Config: The config; its ``model`` field builds the detector.
     """
-    if name not in MODEL_CONFIGS:
+    if name not in MODEL_NAMES:
         raise KeyError(f'unknown benchmark model {name!r}; choose from '
-                       f'{sorted(MODEL_CONFIGS)}')
+                       f'{sorted(MODEL_NAMES)}')
     if variant not in VARIANTS:
         raise ValueError(f'variant must be one of {VARIANTS}, got {variant!r}')
-    cfg = Config.fromfile(MODEL_CONFIGS[name])
+    cfg = Config.fromfile(model_config_path(name))
     if variant == 'reference':
         if cfg.model.backbone.type != 'FTANBackbone':
             raise ValueError(f'{name} is not an FTAN model: no reference '
@@ -67,7 +88,7 @@ def build_model(name: str,
     """Build a benchmarked model with seeded random weights.
 
     Args:
-        name (str): A key of :data:`MODEL_CONFIGS`.
+        name (str): One of :data:`MODEL_NAMES`.
         variant (str): ``'fast'`` or ``'reference'``.
         device (str): Target device.
         seed (int): Seed of the random initialisation.

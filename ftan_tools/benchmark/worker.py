@@ -1,6 +1,6 @@
 """Measure one model in a fresh process (run by :mod:`.runner`).
 
-    python -m ftan_opencd.benchmark.worker SPEC.json RESULT.json
+    python -m ftan_tools.benchmark.worker SPEC.json RESULT.json
 
 ``SPEC.json`` names the model, its variant, the device and the list of
 tasks (``complexity``, ``train``, ``infer``); ``RESULT.json`` is rewritten
@@ -17,6 +17,8 @@ from typing import Dict, List
 
 import torch
 
+from ftan_opencd.models.backbones.fdm_ac import FDMAC
+from ftan_opencd.models.decode_heads.iam import NonLocalBlock
 from .complexity import complexity_info
 from .measure import (MB, inference_timing, interleaved_timing,
                       make_inference, make_train_step, random_batch,
@@ -27,10 +29,10 @@ from .zoo import build_model
 MEMORY_HEADROOM = 0.8
 # Modules whose fast and reference implementations differ: the submodule
 # whose input is the result of the differing computation, and its label.
-COMPARED_MODULES = {
-    'FDMAC': ('proj', 'fdm_magnitude'),
-    'NonLocalBlock': ('out_project', 'attention_context'),
-}
+COMPARED_MODULES = (
+    (FDMAC, 'proj', 'fdm_magnitude'),
+    (NonLocalBlock, 'out_project', 'attention_context'),
+)
 
 
 def available_memory_mb(device: torch.device) -> float:
@@ -77,8 +79,8 @@ def _record_inputs(model: torch.nn.Module, store: Dict) -> List:
     submodule into ``store[label]``; returns the hook handles."""
     handles = []
     for module in model.modules():
-        for kind, (child, label) in COMPARED_MODULES.items():
-            if type(module).__name__ == kind:
+        for kind, child, label in COMPARED_MODULES:
+            if isinstance(module, kind):
                 handles.append(
                     getattr(module, child).register_forward_hook(
                         lambda m, args, out, label=label: store.setdefault(

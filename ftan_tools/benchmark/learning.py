@@ -6,7 +6,7 @@ own architecture from ``configs/benchmark/<model>.py``; it is trained in a
 fresh process with an mmengine ``Runner`` and its final weights are tested
 on the test split with ``ChangeMetric``.
 
-    python -m ftan_opencd.benchmark.learning CONFIG.py RESULT.json
+    python -m ftan_tools.benchmark.learning CONFIG.py RESULT.json
 
 runs one such training (used by :func:`run_learning`).
 """
@@ -20,9 +20,8 @@ from typing import Dict
 
 from mmengine.config import Config
 
-from .zoo import CONFIG_DIR, REPO_ROOT, load_model_config
+from .zoo import config_dir, load_model_config
 
-LEARNING_CONFIG = osp.join(CONFIG_DIR, '_learning_.py')
 METRIC_KEYS = ('F1', 'IoU', 'precision', 'recall', 'OA', 'Kappa')
 
 
@@ -37,7 +36,7 @@ def learning_config(name: str, args) -> Config:
     Returns:
         Config: A complete mmengine config.
     """
-    cfg = Config.fromfile(LEARNING_CONFIG)
+    cfg = Config.fromfile(osp.join(config_dir(), 'benchmark', '_learning_.py'))
     cfg.model = load_model_config(name).model
     cfg.work_dir = osp.abspath(osp.join(args.out, name))
     cfg.randomness = dict(seed=args.seed)
@@ -76,9 +75,6 @@ def run_learning(args, command: str) -> Dict:
                       iters=args.iters, batch=args.batch, lr=args.lr,
                       seed=args.seed, test_images=args.test_images),
         results={})
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     for i, name in enumerate(args.models, 1):
         cfg = learning_config(name, args)
         os.makedirs(cfg.work_dir, exist_ok=True)
@@ -89,10 +85,9 @@ def run_learning(args, command: str) -> Dict:
               flush=True)
         with open(osp.join(cfg.work_dir, 'train_test.log'), 'w') as log:
             code = subprocess.call(
-                [sys.executable, '-m', 'ftan_opencd.benchmark.learning',
+                [sys.executable, '-m', 'ftan_tools.benchmark.learning',
                  cfg_path, result_path],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-                cwd=REPO_ROOT)
+                stdout=log, stderr=subprocess.STDOUT)
         result = dict(exit_code=code)
         if code == 0:
             with open(result_path) as f:

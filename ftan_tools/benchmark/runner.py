@@ -15,7 +15,6 @@ import time
 from typing import Dict, List, Sequence
 
 from .report import machine_info, markdown_report, ratios, timing_row
-from .zoo import REPO_ROOT
 
 
 def large_runs(args) -> Dict:
@@ -58,15 +57,12 @@ def run_worker(spec: Dict, work_dir: str, tag: str) -> Dict:
         json.dump(spec, f, indent=1)
     if osp.exists(result_path):
         os.remove(result_path)
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     start = time.perf_counter()
     with open(osp.join(log_dir, f'{tag}.log'), 'w') as log:
         code = subprocess.call(
-            [sys.executable, '-m', 'ftan_opencd.benchmark.worker', spec_path,
+            [sys.executable, '-m', 'ftan_tools.benchmark.worker', spec_path,
              result_path],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+            stdout=log, stderr=subprocess.STDOUT)
     result = dict(model=spec['model'], variant=spec['variant'])
     if osp.exists(result_path):
         with open(result_path) as f:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-from ..pixels import decode_file, load_label
+from ftan_opencd.pixels import decode_file, load_label
 
 OUT_DIRS = ('A', 'B', 'label')
 Pair = Tuple[str, str, str, str]  # stem, image from, image to, label
