@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ftan_opencd  # noqa: F401
-from ftan_tools.data import synthetic, tiling
+from ftan_tools.datasets import synthetic, tiling
 
 TOOLS = osp.join(osp.dirname(__file__), '..', 'tools')
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from ftan_tools.data.synthetic import write_dataset
+from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.utils.config_loading import (check_schedule, data_roots,
                                               load_config, set_train_iters)
 from opencd.registry import METRICS

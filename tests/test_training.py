@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ftan_tools.data.synthetic import write_dataset
+from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.utils import load_checkpoint_file
 from .conftest import REPO
 

@@ -6,7 +6,7 @@
 import argparse
 import time
 
-from ftan_tools.data.synthetic import DEFAULT_COUNTS, write_dataset
+from ftan_tools.datasets.synthetic import DEFAULT_COUNTS, write_dataset
 
 
 def parse_args(argv=None):

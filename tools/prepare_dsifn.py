@@ -9,7 +9,7 @@ labels, loadable with open-cd's LEVIR_CD_Dataset. Exits with status 1 if the
 tile counts differ from 14400/1360/192 (3600/340/48 images) or if the image
 and label sizes of a pair disagree.
 """
-from ftan_tools.data.tiling import run_cli
+from ftan_tools.datasets.tiling import run_cli
 
 IMAGES = dict(train=3600, val=340, test=48)
 IMAGE_SIZE = 512

@@ -7,7 +7,7 @@ SRC holds {train,val,test}/{A,B,label}/*.png (1024x1024); OUT receives
 the tile counts differ from 7120/1024/2048 (445/64/128 images) or if the
 image and label sizes of a pair disagree.
 """
-from ftan_tools.data.tiling import run_cli
+from ftan_tools.datasets.tiling import run_cli
 
 IMAGES = dict(train=445, val=64, test=128)
 IMAGE_SIZE = 1024

@@ -1,0 +1,1 @@
+"""Synthetic change-detection data and tiling of public releases."""
