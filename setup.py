@@ -23,8 +23,10 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    # the pinned stack, read by ftan_opencd/env_check.py at import
+    package_data={'ftan_opencd': ['stack.txt']},
     python_requires='>=3.8',
-    # The OpenMMLab stack (requirements/mminstall.txt) is installed by
+    # The OpenMMLab stack (pinned in ftan_opencd/stack.txt) is installed by
     # tools/install_deps.sh: mmcv needs a build with ops and open-cd is not
     # on PyPI, so pip cannot resolve them on its own.
     install_requires=parse_requirements('requirements/runtime.txt'),
