@@ -25,7 +25,15 @@ preparation tools. ``channels`` is what the model takes per date (its
    (4095 for 12-bit data in uint16 files, 1.0 for reflectance): pixels are
    multiplied by ``255 / max_value``. A value above the range is an error
    naming the option.
-4. **Labels** (:func:`binary_label`): a change label holds {0, 255} or
+4. **Invalid pixels** (:func:`valid_pixels`, inference): a pixel is
+   invalid where any band is NaN or infinite, or where all bands equal the
+   nodata value (declared by a GeoTIFF, or given as ``nodata``). Where
+   either date is invalid both dates are filled with 0 for the model, and
+   the prediction there is nodata (255 in the mask, NaN in the
+   probability). Values that look like another scale (uint16 data within
+   0..4095, float data within 0..1) give a :class:`PixelScaleWarning`
+   naming ``max_value``.
+5. **Labels** (:func:`binary_label`): a change label holds {0, 255} or
    {0, 1} (a palette PNG: its indices); a colour label whose channels are
    equal is read as grey. Any
    other value is an error unless ``label_threshold`` is given, which
@@ -33,6 +41,7 @@ preparation tools. ``channels`` is what the model takes per date (its
    a colour label) is >= the threshold.
 """
 import os.path as osp
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -157,6 +166,60 @@ def scale_pixels(block: np.ndarray, name: str,
     return block.astype(np.float32) * np.float32(255.0 / max_value)
 
 
+class PixelScaleWarning(UserWarning):
+    """The pixel values look like another scale than the one assumed."""
+
+
+def check_scale(sample: np.ndarray, name: str,
+                max_value: Optional[float] = None) -> None:
+    """Warn when values look like another scale than the one assumed.
+
+    Args:
+        sample (np.ndarray): The image, or a decimated read of it.
+        name (str): Source name for the message.
+        max_value (float, optional): The user's full-scale value; given,
+            nothing is guessed.
+    """
+    if max_value is not None or sample.dtype == np.uint8 or not sample.size:
+        return
+    finite = sample[np.isfinite(sample)] if sample.dtype.kind == 'f' \
+        else sample
+    if not finite.size:
+        return
+    peak = float(finite.max())
+    if sample.dtype == np.uint16 and 0 < peak <= 4095:
+        guess, mapped = 'is 12-bit (or less) data in a 16-bit file', \
+            peak / UINT16_TO_UINT8
+    elif sample.dtype.kind == 'f' and 0 < peak <= 1.0:
+        guess, mapped = 'is on a 0..1 scale (reflectance?)', peak
+    else:
+        return
+    warnings.warn(
+        f'{name}: the largest value is {peak:g}; if it {guess}, the '
+        f'default scale maps it to 0..{mapped:.3g} instead of 0..255 and '
+        f'the prediction is meaningless: {SCALE_HINT}',
+        PixelScaleWarning, stacklevel=3)
+
+
+def valid_pixels(block: np.ndarray,
+                 nodata: Optional[float] = None) -> np.ndarray:
+    """``(rows, W)`` bool: finite in every band and not nodata in all.
+
+    Args:
+        block (np.ndarray): ``(rows, W, C)`` pixels as stored.
+        nodata (float, optional): The nodata value.
+    """
+    valid = np.ones(block.shape[:2], dtype=bool)
+    if block.dtype.kind == 'f':
+        valid &= np.isfinite(block).all(axis=2)
+    if nodata is not None:
+        if np.isnan(nodata):
+            valid &= ~np.isnan(block).all(axis=2)
+        else:
+            valid &= ~(block == nodata).all(axis=2)
+    return valid
+
+
 def conform(img: np.ndarray,
             channels: int,
             name: str,
@@ -253,6 +316,8 @@ def load_pair(paths: Sequence[str],
     agree in size, channels and pixel type."""
     decoded = [decode(path, channels) for path in paths]
     check_same_format([img for img, _ in decoded], paths)
+    for (img, _), path in zip(decoded, paths):
+        check_scale(img, path, max_value)
     return [
         conform(img, channels, path, alpha, max_value)
         for (img, alpha), path in zip(decoded, paths)

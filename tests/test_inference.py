@@ -2,6 +2,7 @@
 tools/activation_maps.py, on the CPU demo's small FTAN (0.7 M parameters)
 with random weights, so that every test runs in seconds on a CPU.
 """
+import json
 import sys
 
 import cv2
@@ -241,7 +242,9 @@ def test_folder_mode_pairs_by_name(checkpoint, tmp_path, capsys):
     ])
     assert status == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        'x.png', 'x_prob.png', 'y.png', 'y_prob.png']
+        'predict_summary.json', 'x.png', 'x_prob.png', 'y.png', 'y_prob.png']
+    summary = json.loads((out_dir / 'predict_summary.json').read_text())
+    assert summary['complete'] and summary['pairs'] == 2
     printed = capsys.readouterr().out
     assert 'only_in_a.png' in printed and 'only_in_b.png' in printed
 

@@ -4,7 +4,8 @@ Single pair:
 
     python tools/predict.py CONFIG CHECKPOINT --img1 A.tif --img2 B.tif \
         --out change.tif [--prob] [--threshold 0.5] [--window 256] \
-        [--stride 192] [--batch-size 8] [--device cpu]
+        [--stride 192] [--batch-size 8] [--max-value V] [--nodata V] \
+        [--device cpu] [--trust-checkpoint]
 
 (the stride defaults to 3/4 of the window)
 
@@ -13,12 +14,18 @@ Folders (pairs matched by identical file name):
     python tools/predict.py CONFIG CHECKPOINT --dir1 A/ --dir2 B/ \
         --out-dir masks/
 
-A .tif/.tiff output is a GeoTIFF (0/1, CRS and geotransform of img1);
-anything else is an image of 0/255 (PNG). ``--prob`` also writes the change
-probability next to each mask as ``<name>_prob.<ext>`` (float32 GeoTIFF, or
-8-bit PNG of 255 * p).
+A .tif/.tiff output is a GeoTIFF (0/1, nodata 255, CRS and geotransform of
+img1); a .png output an image of 0/255; other suffixes are refused before
+the model is loaded. ``--prob`` also writes the change probability next to
+each mask as ``<name>_prob.<ext>`` (float32 GeoTIFF with NaN nodata, or
+8-bit PNG of 255 * p). Files appear only when complete. In folder mode a
+failing pair is reported and the run goes on; ``predict_summary.json`` in
+the output folder says whether the run is complete, and the exit status is
+1 when any pair failed.
 """
 import argparse
+import json
+import os
 import os.path as osp
 import sys
 
@@ -26,6 +33,7 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model, predict_pair_to_file
 from ftan_opencd.apis.folders import output_name, pair_folders
+from ftan_opencd.apis.writers import check_output_files
 from ftan_opencd.utils import add_trust_argument
 
 
@@ -57,6 +65,10 @@ def parse_args(argv=None):
                         help='full-scale value of the images, e.g. 4095 for '
                         '12-bit data in uint16 files, 1.0 for reflectance '
                         '(default: 255 for 8-bit, 65535 for 16-bit)')
+    parser.add_argument('--nodata', type=float, default=None,
+                        help='value of pixels without data in the inputs '
+                        "(default: a GeoTIFF's declared nodata); such "
+                        'pixels, and NaN/inf ones, are nodata in the output')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
@@ -75,6 +87,11 @@ def parse_args(argv=None):
     if args.window < 1 or not 1 <= args.stride <= args.window:
         parser.error(f'need 1 <= --stride <= --window, got --window '
                      f'{args.window} --stride {args.stride}')
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.threshold is not None and not 0 < args.threshold < 1:
+        parser.error('--threshold must be a probability strictly between 0 '
+                     f'and 1, got {args.threshold}')
     return args
 
 
@@ -98,32 +115,57 @@ def folder_jobs(args):
              osp.join(args.out_dir, output_name(name))) for name in names]
 
 
+def write_summary(out_dir: str, results: list) -> str:
+    """Write ``predict_summary.json`` (status of every pair) atomically."""
+    path = osp.join(out_dir, 'predict_summary.json')
+    failed = [r for r in results if r['status'] != 'ok']
+    partial = path + '.partial'
+    os.makedirs(out_dir, exist_ok=True)
+    with open(partial, 'w') as f:
+        json.dump(dict(complete=not failed, pairs=len(results),
+                       failed=len(failed), results=results), f, indent=1)
+    os.replace(partial, path)
+    return path
+
+
 def main(argv=None):
     args = parse_args(argv)
     jobs = [(args.img1, args.img2, args.out)] if args.img1 else \
         folder_jobs(args)
+    for img1, img2, out in jobs:  # before the model is built
+        check_output_files(out, prob_path(out) if args.prob else None,
+                           (img1, img2))
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options,
                        trust_checkpoint=args.trust_checkpoint or None)
-    failed = 0
+    results = []
     for img1, img2, out in jobs:
         try:
-            predict_pair_to_file(
+            summary = predict_pair_to_file(
                 model, img1, img2, out,
                 prob_file=prob_path(out) if args.prob else None,
                 window=args.window, stride=args.stride,
                 batch_size=args.batch_size, threshold=args.threshold,
-                progress=not args.no_progress, max_value=args.max_value)
-        except (ValueError, FileNotFoundError) as exc:
+                progress=not args.no_progress, max_value=args.max_value,
+                nodata=args.nodata)
+        except Exception as exc:  # noqa: BLE001 - reported, the run goes on
             if len(jobs) == 1:
                 raise
-            print(f'\nskipped {img1} + {img2}: {exc}')
-            failed += 1
+            print(f'\nfailed {img1} + {img2}: {type(exc).__name__}: {exc}')
+            results.append(dict(img1=img1, img2=img2, out=out,
+                                status='failed', error=str(exc)))
             continue
-        print(f'\n{img1} + {img2} -> {out}')
-    if failed:
-        print(f'{failed} of {len(jobs)} pair(s) failed')
-    return 1 if failed else 0
+        print(f'\n{img1} + {img2} -> {out} ({summary["changed"]} changed, '
+              f'{summary["nodata"]} nodata of {summary["pixels"]} pixels)')
+        results.append(dict(img1=img1, img2=img2, out=out, status='ok',
+                            **summary))
+    if args.out_dir:
+        path = write_summary(args.out_dir, results)
+        failed = sum(r['status'] != 'ok' for r in results)
+        print(f'{len(results) - failed} of {len(results)} pair(s) written; '
+              f'summary: {path}' + (f' (INCOMPLETE: {failed} failed)'
+                                    if failed else ''))
+    return 1 if any(r['status'] != 'ok' for r in results) else 0
 
 
 if __name__ == '__main__':

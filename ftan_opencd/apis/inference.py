@@ -7,6 +7,7 @@ float32 accumulators are held; the finished rows go to a writer (memory for
 :func:`predict_pair`, the output file for :func:`predict_pair_to_file`).
 """
 import copy
+import logging
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
@@ -24,7 +26,8 @@ from opencd.registry import MODELS
 from ..utils.checkpoint import load_weights
 from .sliding_window import RowBlender, WindowLayout
 from .sources import ImageLike, open_pair, raster_env
-from .writers import ArrayWriter, make_file_writer
+from .writers import NODATA, ArrayWriter, check_output_files, \
+    make_file_writer
 
 
 def init_model(config: Union[str, Config],
@@ -52,6 +55,7 @@ def init_model(config: Union[str, Config],
         nn.Module: The model in eval mode, with the config as ``model.cfg``
         (and ``model.dataset_meta`` when the checkpoint stores it).
     """
+    device = check_device(device)
     cfg = copy.deepcopy(config) if isinstance(config, Config) else \
         Config.fromfile(str(config))
     if cfg_options:
@@ -71,6 +75,26 @@ def init_model(config: Union[str, Config],
         model = revert_sync_batchnorm(model)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def check_device(device) -> str:
+    """``device`` as a string torch accepts, or an error saying what works.
+
+    Raises:
+        ValueError: Unknown device, or CUDA asked for without a GPU.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or "
+                         "'cuda:N'") from exc
+    if parsed.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {device!r}: CUDA is not available on this '
+                         "machine (torch.cuda.is_available() is False); use "
+                         "'cpu'")
+    if parsed.type not in ('cpu', 'cuda'):
+        raise ValueError(f"device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+    return str(parsed)
 
 
 def preprocess(model: nn.Module, batch: np.ndarray) -> Tensor:
@@ -159,10 +183,32 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[List[int]]:
         yield list(items[i:i + size])
 
 
-def iter_probability_rows(model: nn.Module, src1, src2, window: int,
-                          stride: int, batch_size: int,
-                          progress: bool) -> Iterator[Tuple[int, np.ndarray]]:
+class RowValidity:
+    """Valid pixels of the rows read but not yet released, by row."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def add(self, top: int, valid: np.ndarray) -> None:
+        """Remember the (rows, W) validity of rows starting at ``top``."""
+        for offset, row in enumerate(valid):
+            self.rows.setdefault(top + offset, row)
+
+    def take(self, start: int, count: int) -> np.ndarray:
+        """Validity of rows ``[start, start + count)``, then forget them."""
+        return np.stack([self.rows.pop(r) for r in range(start,
+                                                          start + count)])
+
+
+def iter_probability_rows(
+        model: nn.Module, src1, src2, window: int, stride: int,
+        batch_size: int,
+        progress: bool) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
     """Blended change probability, band of rows by band of rows.
+
+    Pixels invalid in either date (non-finite or nodata, see
+    :mod:`ftan_opencd.pixels`) are filled with 0 in both dates before the
+    model sees them.
 
     Args:
         model (nn.Module): The change detector.
@@ -175,20 +221,26 @@ def iter_probability_rows(model: nn.Module, src1, src2, window: int,
         progress (bool): Show a progress bar over the windows.
 
     Yields:
-        tuple: ``(first_row, float32 probability rows)``, top to bottom,
-        covering the image exactly once.
+        tuple: ``(first_row, float32 probability rows, bool valid rows)``,
+        top to bottom, covering the image exactly once.
     """
-    if batch_size < 1:
-        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     layout = WindowLayout(src1.height, src1.width, window, stride)
     blender = RowBlender(layout)
+    validity = RowValidity()
     bar = ProgressBar(len(layout)) if progress else None
+
+    def released(until):
+        for start, prob in blender.release(until):
+            yield start, prob, validity.take(start, len(prob))
+
     for top in layout.rows:
-        yield from blender.release(top)
-        band = np.concatenate([
-            src1.read_rows(top, top + layout.win_h),
-            src2.read_rows(top, top + layout.win_h)
-        ], axis=2)
+        yield from released(top)
+        (rows1, valid1), (rows2, valid2) = (
+            src.read_block(top, top + layout.win_h) for src in (src1, src2))
+        valid = valid1 & valid2
+        band = np.concatenate([rows1, rows2], axis=2)
+        band[~valid] = 0
+        validity.add(top, valid)
         for lefts in _chunks(layout.cols, batch_size):
             batch = np.stack(
                 [band[:, left:left + layout.win_w] for left in lefts])
@@ -196,30 +248,101 @@ def iter_probability_rows(model: nn.Module, src1, src2, window: int,
                 blender.add(top, left, prob)
                 if bar is not None:
                     bar.update()
-    yield from blender.release(layout.height)
+    yield from released(layout.height)
+
+
+MIN_SIDE = 32  # the encoder's total stride: smaller sides predict nothing
+
+
+def _check_int(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f'{name} must be an integer >= {minimum}, got '
+                         f'{value!r}')
+
+
+def check_arguments(window, stride, batch_size, threshold,
+                    channel_order: str, images) -> None:
+    """Refuse arguments that would give a meaningless result.
+
+    Raises:
+        ValueError: Naming the argument and the accepted values.
+    """
+    _check_int('window', window)
+    _check_int('stride', stride)
+    _check_int('batch_size', batch_size)
+    if stride > window:
+        raise ValueError(f'need stride <= window, got window={window}, '
+                         f'stride={stride} (a larger stride leaves gaps)')
+    if threshold is not None and not (isinstance(threshold, (int, float))
+                                      and 0 < threshold < 1):
+        raise ValueError('threshold must be a probability strictly between 0 '
+                         f'and 1, got {threshold!r}')
+    if channel_order not in ('bgr', 'rgb'):
+        raise ValueError("channel_order must be 'bgr' (OpenCV) or 'rgb', "
+                         f'got {channel_order!r}')
+    if channel_order == 'rgb' and not all(
+            isinstance(img, np.ndarray) for img in images):
+        raise ValueError("channel_order='rgb' describes arrays; image files "
+                         'are decoded by their format (pass arrays, or '
+                         "leave channel_order='bgr')")
+
+
+def to_bgr(img, channel_order: str):
+    """Array input in OpenCV channel order (RGB[A] reversed to BGR[A])."""
+    if channel_order == 'rgb' and isinstance(img, np.ndarray) and \
+            img.ndim == 3 and img.shape[2] in (3, 4):
+        order = [2, 1, 0] + list(range(3, img.shape[2]))
+        return np.ascontiguousarray(img[..., order])
+    return img
 
 
 def _run(model, img1, img2, make_writer, window, stride, batch_size,
-         threshold, progress, max_value):
-    """Open the pair, stream the rows into a writer, close everything."""
+         threshold, progress, max_value, nodata, channel_order):
+    """Check the arguments, open the pair, stream the rows into a writer
+    (discarded on failure); returns the writer and a summary dict."""
+    check_arguments(window, stride, batch_size, threshold, channel_order,
+                    (img1, img2))
     threshold = default_threshold(model, threshold)
+    img1, img2 = (to_bgr(img, channel_order) for img in (img1, img2))
+    summary = dict(pixels=0, changed=0, nodata=0)
     with raster_env():
         src1, src2 = open_pair(img1, img2, model.backbone_inchannels,
-                               max_value=max_value)
+                               max_value=max_value, nodata=nodata)
         try:
+            if min(src1.height, src1.width) < MIN_SIDE:
+                print_log(
+                    f'{src1.name}: {src1.height}x{src1.width} has a side '
+                    f'under {MIN_SIDE} px, the model\'s total stride; the '
+                    'prediction carries almost no information',
+                    logger='current', level=logging.WARNING)
             writer = make_writer(src1)
             try:
-                for start, prob in iter_probability_rows(
+                for start, prob, valid in iter_probability_rows(
                         model, src1, src2, window, stride, batch_size,
                         progress):
-                    writer.write(start, (prob > threshold).astype(np.uint8),
-                                 prob)
-            finally:
-                writer.close()
+                    mask = (prob > threshold).astype(np.uint8)
+                    mask[~valid] = NODATA
+                    prob[~valid] = np.nan
+                    writer.write(start, mask, prob)
+                    summary['pixels'] += mask.size
+                    summary['changed'] += int((mask == 1).sum())
+                    summary['nodata'] += int((~valid).sum())
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
         finally:
             src1.close()
             src2.close()
-    return writer
+    if summary['nodata']:
+        print_log(
+            f'{src1.name} + {src2.name}: {summary["nodata"]} of '
+            f'{summary["pixels"]} pixels are non-finite or nodata in a '
+            f'date; they were filled for the model and are nodata in the '
+            f'result ({NODATA} in the mask, NaN in the probability)',
+            logger='current', level=logging.WARNING)
+    return writer, summary
 
 
 def predict_pair(model: nn.Module,
@@ -231,7 +354,9 @@ def predict_pair(model: nn.Module,
                  return_prob: bool = False,
                  threshold: Optional[float] = None,
                  progress: bool = True,
-                 max_value: Optional[float] = None):
+                 max_value: Optional[float] = None,
+                 nodata: Optional[float] = None,
+                 channel_order: str = 'bgr'):
     """Change mask of an image pair of any size by sliding windows.
 
     Windows of ``window`` pixels (cut to the image when it is smaller, then
@@ -258,14 +383,23 @@ def predict_pair(model: nn.Module,
         max_value (float, optional): Full-scale value of the data, e.g.
             4095 for 12-bit data in uint16 files; see
             :func:`ftan_opencd.pixels.scale_pixels`. Default: None.
+        nodata (float, optional): Value of pixels without data in the
+            inputs (all bands equal to it). Default: the GeoTIFF's declared
+            nodata, none for other inputs. Non-finite pixels are always
+            invalid.
+        channel_order (str): Channel order of array inputs, ``'bgr'``
+            (OpenCV, default) or ``'rgb'`` (PIL, rasterio, matplotlib).
 
     Returns:
-        np.ndarray | tuple: uint8 (H, W) mask of 0/1, and with
-        ``return_prob`` the float32 (H, W) change probability.
+        np.ndarray | tuple: uint8 (H, W) mask of 0/1 (``NODATA`` = 255
+        where a date has no valid data; a warning says how many), and with
+        ``return_prob`` the float32 (H, W) change probability (NaN there).
     """
-    writer = _run(model, img1, img2,
-                  lambda src: ArrayWriter(src.height, src.width, return_prob),
-                  window, stride, batch_size, threshold, progress, max_value)
+    writer, _ = _run(model, img1, img2,
+                     lambda src: ArrayWriter(src.height, src.width,
+                                             return_prob),
+                     window, stride, batch_size, threshold, progress,
+                     max_value, nodata, channel_order)
     return (writer.mask, writer.prob) if return_prob else writer.mask
 
 
@@ -279,12 +413,18 @@ def predict_pair_to_file(model: nn.Module,
                          batch_size: int = 8,
                          threshold: Optional[float] = None,
                          progress: bool = True,
-                         max_value: Optional[float] = None) -> None:
+                         max_value: Optional[float] = None,
+                         nodata: Optional[float] = None,
+                         channel_order: str = 'bgr') -> dict:
     """Like :func:`predict_pair`, writing the result to files.
 
-    A ``.tif``/``.tiff`` ``out_file`` becomes a GeoTIFF (uint8 0/1, the
-    CRS and geotransform of date 1, written band by band: the scene never
-    sits in memory); any other suffix an image of 0/255 (e.g. PNG).
+    A ``.tif``/``.tiff`` ``out_file`` becomes a GeoTIFF (uint8 0/1 with
+    nodata 255, the CRS and geotransform of date 1, written band by band:
+    the scene never sits in memory); ``.png`` an image of 0/255 (no nodata:
+    such pixels are written 0, with a warning). Other suffixes, and an
+    output that is one of the inputs, are refused before any computation.
+    Files appear only when complete (written under a temporary name, then
+    renamed); a failed run leaves nothing.
 
     Args:
         model (nn.Module): Change detector from :func:`init_model`.
@@ -299,8 +439,15 @@ def predict_pair_to_file(model: nn.Module,
         threshold (float, optional): See :func:`predict_pair`.
         progress (bool): Show a progress bar. Default: True.
         max_value (float, optional): See :func:`predict_pair`.
+        nodata (float, optional): See :func:`predict_pair`.
+        channel_order (str): See :func:`predict_pair`.
+
+    Returns:
+        dict: ``pixels``, ``changed`` and ``nodata`` pixel counts.
     """
-    _run(model, img1, img2,
-         lambda src: make_file_writer(out_file, prob_file, src.height,
-                                      src.width, src.georef),
-         window, stride, batch_size, threshold, progress, max_value)
+    check_output_files(out_file, prob_file, (img1, img2))
+    return _run(model, img1, img2,
+                lambda src: make_file_writer(out_file, prob_file, src.height,
+                                             src.width, src.georef),
+                window, stride, batch_size, threshold, progress, max_value,
+                nodata, channel_order)[1]

@@ -9,6 +9,9 @@ loaders produce them: the decoding, channel and value rules live in
 * PNG/JPG/BMP files are decoded with OpenCV;
 * ``.tif``/``.tiff`` files are read with rasterio one band of rows at a
   time (never the whole scene).
+
+``read_block`` also returns which pixels are valid (finite, not nodata;
+rule 4 of :mod:`ftan_opencd.pixels`).
 """
 import contextlib
 import math
@@ -17,11 +20,14 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from ..pixels import (conform, decode_file, import_rasterio, is_raster_path,
-                      raster_bands, scale_pixels)
+from ..pixels import (check_scale, conform, decode_file, import_rasterio,
+                      is_raster_path, raster_bands, scale_pixels,
+                      valid_pixels)
 
 # GDAL block cache (MB) of a prediction run; GDAL's default is 5% of the RAM.
 RASTER_CACHE_MB = 64
+# Side of the decimated read that checks a raster's value range at opening.
+SCALE_SAMPLE = 512
 ImageLike = Union[str, np.ndarray]
 
 
@@ -50,12 +56,14 @@ class ArraySource:
         channels (int): Channels of one date expected by the model.
         alpha (bool): A trailing extra channel is alpha (decoded files).
         max_value (float, optional): See :func:`..pixels.scale_pixels`.
+        nodata (float, optional): Value of pixels without data.
     """
 
     georef = None
 
     def __init__(self, array: np.ndarray, name: str, channels: int,
-                 alpha: bool = False, max_value: Optional[float] = None):
+                 alpha: bool = False, max_value: Optional[float] = None,
+                 nodata: Optional[float] = None):
         if not isinstance(array, np.ndarray):
             raise TypeError(f'{name}: expected a numpy array or a file path, '
                             f'got {type(array).__name__}')
@@ -64,15 +72,25 @@ class ArraySource:
         self.channels = channels
         self.alpha = alpha
         self.max_value = max_value
+        self.nodata = nodata
         conform(array[:1], channels, name, alpha, max_value)  # checks early
+        check_scale(array, name, max_value)
         self.height, self.width = array.shape[:2]
         self.stored = (array.shape[2] if array.ndim == 3 else 1, array.dtype)
 
+    def read_block(self, start: int, stop: int) -> Tuple[np.ndarray,
+                                                          np.ndarray]:
+        """Rows ``[start, stop)``: float32 (rows, W, C) pixels and the bool
+        (rows, W) valid pixels."""
+        rows = self.array[start:stop]
+        rows = rows[..., None] if rows.ndim == 2 else rows
+        pixels = conform(rows, self.channels, self.name, self.alpha,
+                         self.max_value).astype(np.float32, copy=False)
+        return pixels, valid_pixels(rows, self.nodata)
+
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as float32 (rows, W, C)."""
-        return conform(self.array[start:stop], self.channels, self.name,
-                       self.alpha, self.max_value).astype(np.float32,
-                                                          copy=False)
+        return self.read_block(start, stop)[0]
 
     def close(self) -> None:
         """Nothing to release."""
@@ -85,10 +103,13 @@ class RasterSource:
         path (str): Raster file.
         channels (int): Channels of one date expected by the model.
         max_value (float, optional): See :func:`..pixels.scale_pixels`.
+        nodata (float, optional): Value of pixels without data; default:
+            the value the file declares.
     """
 
     def __init__(self, path: str, channels: int,
-                 max_value: Optional[float] = None):
+                 max_value: Optional[float] = None,
+                 nodata: Optional[float] = None):
         rasterio = import_rasterio()
         self.name = path
         self.max_value = max_value
@@ -106,16 +127,31 @@ class RasterSource:
             raise
         self.stored = (ds.count, np.dtype(ds.dtypes[0]))
         self.georef = (ds.crs, ds.transform)
+        self.nodata = ds.nodata if nodata is None else nodata
         self._window = rasterio.windows.Window
+        step = max(1, max(ds.height, ds.width) // SCALE_SAMPLE)
+        sample = ds.read(self.indexes, out_shape=(
+            len(self.indexes), -(-ds.height // step), -(-ds.width // step)))
+        if self.nodata is not None:
+            sample = np.moveaxis(sample, 0, -1)[valid_pixels(
+                np.moveaxis(sample, 0, -1), self.nodata)]
+        check_scale(sample, path, max_value)
 
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as float32 (rows, W, C)."""
+    def read_block(self, start: int, stop: int) -> Tuple[np.ndarray,
+                                                          np.ndarray]:
+        """Rows ``[start, stop)``: float32 (rows, W, C) pixels and the bool
+        (rows, W) valid pixels."""
         window = self._window(0, start, self.width, stop - start)
         block = np.moveaxis(self.dataset.read(self.indexes, window=window),
                             0, -1)
+        valid = valid_pixels(block, self.nodata)
         block = scale_pixels(block, self.name, self.max_value)
         block = block.astype(np.float32, copy=False)
-        return np.repeat(block, 3, axis=2) if self.grey else block
+        return (np.repeat(block, 3, axis=2) if self.grey else block), valid
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as float32 (rows, W, C)."""
+        return self.read_block(start, stop)[0]
 
     def close(self) -> None:
         """Close the dataset."""
@@ -123,7 +159,8 @@ class RasterSource:
 
 
 def open_source(image: ImageLike, name: str, channels: int,
-                max_value: Optional[float] = None):
+                max_value: Optional[float] = None,
+                nodata: Optional[float] = None):
     """Open one date as a source.
 
     Args:
@@ -132,12 +169,15 @@ def open_source(image: ImageLike, name: str, channels: int,
         name (str): Name for error messages when ``image`` is an array.
         channels (int): Channels of one date expected by the model.
         max_value (float, optional): See :func:`..pixels.scale_pixels`.
+        nodata (float, optional): Value of pixels without data (a
+            GeoTIFF's own nodata value is used when None).
 
     Returns:
         ArraySource | RasterSource: The source; call ``close()`` when done.
     """
     if isinstance(image, np.ndarray):
-        return ArraySource(image, name, channels, max_value=max_value)
+        return ArraySource(image, name, channels, max_value=max_value,
+                           nodata=nodata)
     if not isinstance(image, (str, bytes)) and \
             not hasattr(image, '__fspath__'):
         raise TypeError(
@@ -148,8 +188,9 @@ def open_source(image: ImageLike, name: str, channels: int,
     if is_raster_path(path):
         if not osp.isfile(path):
             raise FileNotFoundError(f'raster file not found: {path}')
-        return RasterSource(path, channels, max_value)
-    return ArraySource(decode_file(path), path, channels, True, max_value)
+        return RasterSource(path, channels, max_value, nodata)
+    return ArraySource(decode_file(path), path, channels, True, max_value,
+                       nodata)
 
 
 def _same_transform(a, b) -> bool:
@@ -192,7 +233,8 @@ def check_pair(src1, src2) -> None:
 
 def open_pair(img1: ImageLike, img2: ImageLike, channels: int,
               names: Optional[Tuple[str, str]] = None,
-              max_value: Optional[float] = None):
+              max_value: Optional[float] = None,
+              nodata: Optional[float] = None):
     """Open and check both dates.
 
     Args:
@@ -201,14 +243,15 @@ def open_pair(img1: ImageLike, img2: ImageLike, channels: int,
         channels (int): Channels of one date expected by the model.
         names (tuple[str, str], optional): Names of array inputs.
         max_value (float, optional): See :func:`..pixels.scale_pixels`.
+        nodata (float, optional): See :func:`open_source`.
 
     Returns:
         tuple: The two sources (close them when done).
     """
     names = names or ('img1', 'img2')
-    src1 = open_source(img1, names[0], channels, max_value)
+    src1 = open_source(img1, names[0], channels, max_value, nodata)
     try:
-        src2 = open_source(img2, names[1], channels, max_value)
+        src2 = open_source(img2, names[1], channels, max_value, nodata)
     except Exception:
         src1.close()
         raise

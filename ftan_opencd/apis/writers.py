@@ -1,12 +1,66 @@
-"""Sinks of the blended rows: in-memory arrays, PNG files and GeoTIFFs."""
+"""Sinks of the blended rows: in-memory arrays, PNG files and GeoTIFFs.
+
+File writers write under a temporary name in the output folder and rename
+on success (:meth:`close`), so an output file is always complete; a failed
+run (:meth:`abort`) leaves nothing behind.
+"""
+import logging
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 
 from ..pixels import import_rasterio, is_raster_path
+
+# Mask value of pixels without valid data in a date.
+NODATA = 255
+MASK_SUFFIXES = ('.png', '.tif', '.tiff')
+
+
+def check_output_files(out_file: str, prob_file: Optional[str],
+                       inputs: Sequence) -> None:
+    """Refuse outputs that would be lossy, unknown, or replace an input.
+
+    Args:
+        out_file (str): Mask file.
+        prob_file (str, optional): Probability file.
+        inputs (Sequence): The two inputs (paths or arrays).
+
+    Raises:
+        ValueError: Naming the file and the accepted suffixes.
+    """
+    sources = [osp.realpath(str(i)) for i in inputs
+               if not isinstance(i, np.ndarray)]
+    for path in (out_file, prob_file):
+        if path is None:
+            continue
+        suffix = osp.splitext(str(path))[1].lower()
+        if suffix not in MASK_SUFFIXES:
+            raise ValueError(
+                f'{path}: masks are written as .png (0/255) or .tif/.tiff '
+                f'(GeoTIFF 0/1, nodata {NODATA}); {suffix or "no suffix"} '
+                'is lossy or unknown')
+        if osp.realpath(str(path)) in sources:
+            raise ValueError(f'{path} is an input of this run; choose '
+                             'another output file')
+    if prob_file is not None and \
+            is_raster_path(prob_file) != is_raster_path(out_file):
+        raise ValueError(f'{out_file} and {prob_file}: write the mask and '
+                         'the probability in the same format')
+    if prob_file is not None and \
+            osp.realpath(prob_file) == osp.realpath(out_file):
+        raise ValueError(f'{out_file}: the mask and the probability need '
+                         'two different files')
+
+
+def partial_path(path: str) -> str:
+    """Temporary name of ``path`` while it is written (same folder)."""
+    folder, name = osp.split(osp.abspath(path))
+    stem, suffix = osp.splitext(name)
+    return osp.join(folder, f'.{stem}.partial{suffix}')
 
 
 class ArrayWriter:
@@ -32,6 +86,9 @@ class ArrayWriter:
     def close(self) -> None:
         """Nothing to flush."""
 
+    def abort(self) -> None:
+        """Nothing to remove."""
+
 
 def _make_parent(path: str) -> None:
     parent = osp.dirname(osp.abspath(path))
@@ -39,7 +96,7 @@ def _make_parent(path: str) -> None:
 
 
 def write_png(path: str, img: np.ndarray) -> None:
-    """Write an image with OpenCV; raises if it cannot be written.
+    """Write an image with OpenCV, atomically; raises if it cannot.
 
     Args:
         path (str): Output file (the suffix selects the format).
@@ -49,12 +106,19 @@ def write_png(path: str, img: np.ndarray) -> None:
     ok, data = cv2.imencode(osp.splitext(path)[1] or '.png', img)
     if not ok:
         raise ValueError(f'cannot encode an image for {path}')
-    data.tofile(path)
+    partial = partial_path(path)
+    try:
+        data.tofile(partial)
+        os.replace(partial, path)
+    finally:
+        if osp.exists(partial):
+            os.remove(partial)
 
 
 class PngWriter(ArrayWriter):
     """Collect in memory, then write a 0/255 mask PNG and an 8-bit
-    probability PNG (``round(255 * p)``).
+    probability PNG (``round(255 * p)``). PNG has no nodata: pixels
+    without data are written 0, and a warning says how many.
 
     Args:
         height (int): Image height.
@@ -70,16 +134,24 @@ class PngWriter(ArrayWriter):
 
     def close(self) -> None:
         """Write the files."""
-        write_png(self.out_file, self.mask * np.uint8(255))
+        nodata = self.mask == NODATA
+        if nodata.any():
+            print_log(
+                f'{self.out_file}: {int(nodata.sum())} pixels without data '
+                'are written as 0 (PNG has no nodata; write a .tif to keep '
+                'them apart)', logger='current', level=logging.WARNING)
+        write_png(self.out_file,
+                  np.where(nodata, 0, self.mask * np.uint8(255)))
         if self.prob_file is not None:
-            write_png(self.prob_file,
-                      np.round(self.prob * 255).astype(np.uint8))
+            prob = np.nan_to_num(self.prob, nan=0.0)
+            write_png(self.prob_file, np.round(prob * 255).astype(np.uint8))
 
 
 class RasterWriter:
     """Write rows straight into GeoTIFFs (0/1 uint8 mask with a black/white
-    colour map, optional float32 probability), carrying the inputs' CRS and
-    geotransform. Nothing of the scene size is kept in memory.
+    colour map and nodata 255, optional float32 probability with nodata
+    NaN), carrying the inputs' CRS and geotransform. Nothing of the scene
+    size is kept in memory.
 
     Args:
         height (int): Image height.
@@ -101,18 +173,22 @@ class RasterWriter:
         if georef is not None:
             profile.update(crs=georef[0], transform=georef[1])
         self.width = width
-        self.files = []
+        self.files = []  # (dataset, final path)
         _make_parent(out_file)
-        self.mask = rasterio.open(out_file, 'w', dtype='uint8', **profile)
-        self.files.append(self.mask)
+        self.mask = self._open(rasterio, out_file, 'uint8', NODATA, profile)
         self.mask.write_colormap(1, {0: (0, 0, 0, 255),
                                      1: (255, 255, 255, 255)})
         self.prob = None
         if prob_file is not None:
             _make_parent(prob_file)
-            self.prob = rasterio.open(prob_file, 'w', dtype='float32',
-                                      **profile)
-            self.files.append(self.prob)
+            self.prob = self._open(rasterio, prob_file, 'float32',
+                                   float('nan'), profile)
+
+    def _open(self, rasterio, path, dtype, nodata, profile):
+        dataset = rasterio.open(partial_path(path), 'w', dtype=dtype,
+                                nodata=nodata, **profile)
+        self.files.append((dataset, path))
+        return dataset
 
     def write(self, start: int, mask: np.ndarray, prob: np.ndarray) -> None:
         """Write rows ``[start, start + len(mask))``."""
@@ -122,9 +198,17 @@ class RasterWriter:
             self.prob.write(prob, 1, window=window)
 
     def close(self) -> None:
-        """Close (flush) the files."""
-        for dataset in self.files:
+        """Flush the files and give them their final names."""
+        for dataset, path in self.files:
             dataset.close()
+            os.replace(dataset.name, path)
+
+    def abort(self) -> None:
+        """Close and delete the unfinished files."""
+        for dataset, _ in self.files:
+            dataset.close()
+            if osp.exists(dataset.name):
+                os.remove(dataset.name)
 
 
 def make_file_writer(out_file: str, prob_file: Optional[str], height: int,
@@ -138,10 +222,6 @@ def make_file_writer(out_file: str, prob_file: Optional[str], height: int,
         width (int): Image width.
         georef (tuple, optional): ``(crs, transform)`` for GeoTIFF output.
     """
-    if prob_file is not None and \
-            is_raster_path(prob_file) != is_raster_path(out_file):
-        raise ValueError(f'{out_file} and {prob_file}: write the mask and '
-                         'the probability in the same format')
     if is_raster_path(out_file):
         return RasterWriter(height, width, georef, out_file, prob_file)
     return PngWriter(height, width, out_file, prob_file)

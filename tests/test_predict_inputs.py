@@ -1,0 +1,243 @@
+"""Nothing silently wrong on the prediction path: nodata and non-finite
+pixels, value scales, outputs, arguments and folder runs (fixtures made
+here, the CPU demo's small FTAN with random weights)."""
+import json
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from ftan_opencd.apis import init_model, predict_pair, predict_pair_to_file
+from ftan_opencd.apis import inference
+from ftan_opencd.apis.writers import NODATA
+from ftan_opencd.pixels import PixelScaleWarning
+from .conftest import DEMO_CONFIG, load_tool
+
+pytestmark = [
+    pytest.mark.needs_torchvision,  # builds open-cd models
+    pytest.mark.usefixtures('one_thread')
+]
+
+H, W = 64, 96
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return init_model(DEMO_CONFIG)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
+    return str(path)
+
+
+def images(seed=0, dtype=np.uint8, high=256):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, high, (H, W, 3)).astype(dtype)
+            for _ in range(2)]
+
+
+def write_tif(path, bgr, nodata=None):
+    with rasterio.open(path, 'w', driver='GTiff', height=H, width=W,
+                       count=3, dtype=bgr.dtype.name, nodata=nodata,
+                       crs='EPSG:32633',
+                       transform=from_origin(5e5, 4.6e6, 1, 1)) as ds:
+        ds.write(np.moveaxis(bgr[..., ::-1], -1, 0))
+    return str(path)
+
+
+def run(model, *imgs, **kwargs):
+    return predict_pair(model, *imgs, window=64, stride=48,
+                        return_prob=True, progress=False, **kwargs)
+
+
+def test_non_finite_pixels_are_nodata_and_do_not_spread(model):
+    img1, img2 = (img.astype(np.float32) for img in images(1))
+    img2[10:14, 20:24] = np.nan
+    img1[40, 50] = np.inf
+    mask, prob = run(model, img1, img2)
+    invalid = np.zeros((H, W), bool)
+    invalid[10:14, 20:24] = invalid[40, 50] = True
+    np.testing.assert_array_equal(mask == NODATA, invalid)
+    assert np.isnan(prob[invalid]).all()
+    assert np.isfinite(prob[~invalid]).all()
+    assert set(np.unique(mask[~invalid])) <= {0, 1}
+
+
+def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
+    img1, img2 = images(2)
+    img1[:, :W // 2] = 0  # the left half has no data in date 1
+    paths = [write_tif(tmp_path / 'a.tif', img1, nodata=0),
+             write_tif(tmp_path / 'b.tif', img2)]
+    out = tmp_path / 'out' / 'mask.tif'
+    summary = predict_pair_to_file(model, *paths, str(out),
+                                   prob_file=str(tmp_path / 'out/p.tif'),
+                                   window=64, stride=48, progress=False)
+    assert summary['nodata'] == H * W // 2
+    with rasterio.open(out) as ds:
+        assert ds.nodata == NODATA
+        mask = ds.read(1)
+        assert ds.crs.to_epsg() == 32633
+    assert (mask[:, :W // 2] == NODATA).all()
+    assert set(np.unique(mask[:, W // 2:])) <= {0, 1}
+    with rasterio.open(tmp_path / 'out/p.tif') as ds:
+        assert np.isnan(ds.nodata)
+        assert np.isnan(ds.read(1)[:, :W // 2]).all()
+    # the same nodata given as an option for arrays
+    mask_api, _ = run(model, img1, img2, nodata=0)
+    np.testing.assert_array_equal(mask_api == NODATA, mask == NODATA)
+
+
+@pytest.mark.parametrize('dtype, high, max_value', [
+    (np.float32, 1.0, 1.0),  # reflectance
+    (np.uint16, 4096, 4095),  # 12-bit data in a 16-bit array
+])
+def test_scale_that_looks_wrong_warns_naming_the_option(
+        model, dtype, high, max_value):
+    rng = np.random.default_rng(3)
+    imgs = [(rng.random((H, W, 3)) * high).astype(dtype) for _ in range(2)]
+    with pytest.warns(PixelScaleWarning, match='max_value'):
+        run(model, *imgs)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', PixelScaleWarning)
+        _, prob = run(model, *imgs, max_value=max_value)
+    _, prob_255 = run(model, *[
+        img.astype(np.float32) * np.float32(255 / max_value) for img in imgs
+    ])
+    np.testing.assert_allclose(prob, prob_255, atol=1e-5)
+
+
+def test_values_above_max_value_are_refused(model):
+    imgs = images(4, np.uint16, 4096)
+    with pytest.raises(ValueError, match='max_value is 1023'):
+        run(model, *imgs, max_value=1023)
+
+
+def test_dates_must_agree_in_type_and_bands(model):
+    img1, img2 = images(5)
+    with pytest.raises(ValueError, match='pixel type'):
+        run(model, img1, img2.astype(np.uint16) * 257)
+    with pytest.raises(ValueError, match='pixel type'):
+        run(model, img1, img2[..., 0])
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(threshold=1.5), 'threshold'),
+    (dict(threshold=-1), 'threshold'),
+    (dict(threshold=float('nan')), 'threshold'),
+    (dict(window=128.0), 'window must be an integer'),
+    (dict(batch_size=0), 'batch_size'),
+    (dict(channel_order='rbg'), 'channel_order'),
+])
+def test_bad_arguments_are_refused(model, kwargs, message):
+    imgs = images(6)
+    call = dict(window=64, stride=48, progress=False)
+    call.update(kwargs)
+    if 'window' in kwargs:
+        call['stride'] = 48
+    with pytest.raises(ValueError, match=message):
+        predict_pair(model, *imgs, **call)
+
+
+def test_rgb_arrays_with_channel_order(model):
+    bgr1, bgr2 = images(7)
+    expected, _ = run(model, bgr1, bgr2)
+    rgb_mask, _ = run(model, bgr1[..., ::-1], bgr2[..., ::-1],
+                      channel_order='rgb')
+    np.testing.assert_array_equal(rgb_mask, expected)
+
+
+@pytest.mark.parametrize('kind', ['tensor', 'list'])
+def test_other_input_types_say_what_is_accepted(model, kind):
+    img1, img2 = images(8)
+    other = torch.from_numpy(img1) if kind == 'tensor' else img1.tolist()
+    with pytest.raises(TypeError, match='file path or an HxWxC numpy'):
+        run(model, other, img2)
+
+
+def test_small_sides_warn(model, monkeypatch):
+    logged = []
+    monkeypatch.setattr(inference, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    img1, img2 = (img[:20, :40] for img in images(9))
+    predict_pair(model, img1, img2, window=64, stride=48, progress=False)
+    assert any('20x40 has a side under 32 px' in msg for msg in logged)
+
+
+@pytest.mark.parametrize('suffix', ['.jpg', '.xyz', ''])
+def test_lossy_or_unknown_output_refused_before_the_model_loads(
+        tmp_path, suffix):
+    a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
+    for path, img in zip((a, b), images(10)):
+        cv2.imwrite(str(path), img)
+    with pytest.raises(ValueError, match='lossy or unknown'):
+        load_tool('predict').main([
+            DEMO_CONFIG, str(tmp_path / 'no_such_checkpoint.pth'), '--img1',
+            str(a), '--img2', str(b), '--out', str(tmp_path / f'm{suffix}')])
+
+
+def test_output_that_is_an_input_is_refused(tmp_path):
+    a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
+    for path, img in zip((a, b), images(11)):
+        cv2.imwrite(str(path), img)
+    before = a.read_bytes()
+    with pytest.raises(ValueError, match='is an input'):
+        load_tool('predict').main([
+            DEMO_CONFIG, str(tmp_path / 'x.pth'), '--img1', str(a),
+            '--img2', str(b), '--out', str(a)])
+    assert a.read_bytes() == before
+
+
+@pytest.mark.parametrize('suffix', ['.png', '.tif'])
+def test_failed_run_leaves_no_output(model, tmp_path, monkeypatch, suffix):
+    calls = []
+
+    def failing(model, batch):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError('interrupted')
+        return np.zeros(batch.shape[:3], np.float32)
+
+    monkeypatch.setattr(inference, 'window_probability', failing)
+    with pytest.raises(RuntimeError, match='interrupted'):
+        predict_pair_to_file(model, *images(12), str(tmp_path / f'm{suffix}'),
+                             window=32, stride=32, batch_size=1,
+                             progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_run_reports_bad_pairs_and_goes_on(checkpoint, tmp_path,
+                                                  capsys):
+    dir1, dir2, out = tmp_path / 'A', tmp_path / 'B', tmp_path / 'out'
+    dir1.mkdir()
+    dir2.mkdir()
+    for name, seed in (('good1.png', 1), ('good2.png', 2)):
+        for folder, img in zip((dir1, dir2), images(seed)):
+            cv2.imwrite(str(folder / name), img)
+    (dir1 / 'empty.png').write_bytes(b'')
+    cv2.imwrite(str(dir2 / 'empty.png'), images(3)[0])
+    status = load_tool('predict').main([
+        DEMO_CONFIG, checkpoint, '--dir1', str(dir1), '--dir2', str(dir2),
+        '--out-dir', str(out), '--window', '64', '--no-progress'])
+    assert status == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        'good1.png', 'good2.png', 'predict_summary.json']
+    summary = json.loads((out / 'predict_summary.json').read_text())
+    assert not summary['complete'] and summary['failed'] == 1
+    printed = capsys.readouterr().out
+    assert 'empty.png' in printed and 'INCOMPLETE' in printed
+
+
+def test_unknown_or_missing_device_is_explained():
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        init_model(DEMO_CONFIG, device='gpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='CUDA is not available'):
+            init_model(DEMO_CONFIG, device='cuda:0')
