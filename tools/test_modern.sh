@@ -62,9 +62,10 @@ if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
         pip_install --no-build-isolation "$mmcv_spec"
 fi
-"$py" -c 'import mmseg, mmdet, onnx, onnxruntime, rasterio' 2>/dev/null || pip_install \
-    "${mm_specs[@]}" ftfy regex scipy matplotlib prettytable tqdm \
-    onnx onnxruntime rasterio
+# the rest of requirements/runtime.txt and tests.txt (not those files: they pin numpy<2)
+"$py" -c 'import mmseg, mmdet, onnx, onnxruntime, rasterio, safetensors, einops, pytest_timeout' \
+    2>/dev/null || pip_install "${mm_specs[@]}" ftfy regex scipy matplotlib prettytable tqdm \
+    onnx onnxruntime rasterio safetensors einops pytest-timeout
 if ! "$py" -c 'import opencd' 2>/dev/null; then
     echo "[test_modern] open-cd from $opencd_from"
     pip_install "${opencd_args[@]}"
