@@ -199,7 +199,7 @@ def test_output_that_is_an_input_is_refused(tmp_path):
 def test_failed_run_leaves_no_output(model, tmp_path, monkeypatch, suffix):
     calls = []
 
-    def failing(model, batch):
+    def failing(model, batch, amp=None):
         calls.append(1)
         if len(calls) > 1:
             raise RuntimeError('interrupted')
@@ -241,3 +241,25 @@ def test_unknown_or_missing_device_is_explained():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='CUDA is not available'):
             init_model(DEMO_CONFIG, device='cuda:0')
+
+
+def test_amp_runs_bf16_where_native_and_agrees_with_float32(model,
+                                                           monkeypatch):
+    from ftan_opencd.utils import precision
+    seen = []
+    handle = model.backbone.patch_embeds[0].register_forward_hook(
+        lambda m, args, out: seen.append(out.dtype))
+    try:
+        imgs = images(13)
+        mask32, prob32 = run(model, *imgs)
+        monkeypatch.setattr(precision, 'cpu_bf16_flags',
+                            lambda: ('avx512_bf16', ))
+        mask16, prob16 = run(model, *imgs, amp=True)
+        monkeypatch.setattr(precision, 'cpu_bf16_flags', lambda: ())
+        run(model, *imgs, amp=True)  # no native bf16: float32
+    finally:
+        handle.remove()
+    assert torch.bfloat16 in seen and seen[-1] == torch.float32
+    assert prob16.dtype == np.float32
+    np.testing.assert_allclose(prob16, prob32, atol=0.05)
+    assert (mask16 == mask32).mean() > 0.97

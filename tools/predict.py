@@ -5,7 +5,7 @@ Single pair:
     python tools/predict.py CONFIG CHECKPOINT --img1 A.tif --img2 B.tif \
         --out change.tif [--prob] [--threshold 0.5] [--window 256] \
         [--stride 192] [--batch-size 8] [--max-value V] [--nodata V] \
-        [--device cpu] [--trust-checkpoint]
+        [--device cpu] [--amp] [--trust-checkpoint]
 
 (the stride defaults to 3/4 of the window)
 
@@ -70,6 +70,10 @@ def parse_args(argv=None):
                         "(default: a GeoTIFF's declared nodata); such "
                         'pixels, and NaN/inf ones, are nodata in the output')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast: bfloat16 on CPUs with native bfloat16 '
+                        '(AVX-512 BF16 / AMX; float32 elsewhere), bfloat16 or '
+                        'float16 on GPUs')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     add_trust_argument(parser)
@@ -147,7 +151,7 @@ def main(argv=None):
                 window=args.window, stride=args.stride,
                 batch_size=args.batch_size, threshold=args.threshold,
                 progress=not args.no_progress, max_value=args.max_value,
-                nodata=args.nodata)
+                nodata=args.nodata, amp=args.amp)
         except Exception as exc:  # noqa: BLE001 - reported, the run goes on
             if len(jobs) == 1:
                 raise

@@ -6,6 +6,7 @@ cache capped, see :func:`.sources.raster_env`) and only ``2 * window * W``
 float32 accumulators are held; the finished rows go to a writer (memory for
 :func:`predict_pair`, the output file for :func:`predict_pair_to_file`).
 """
+import contextlib
 import copy
 import logging
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from opencd.registry import MODELS
 from ..utils.checkpoint import load_weights
+from ..utils.precision import amp_dtype, describe_amp
 from .sliding_window import RowBlender, WindowLayout
 from .sources import ImageLike, open_pair, raster_env
 from .writers import NODATA, ArrayWriter, check_output_files, \
@@ -159,12 +161,15 @@ def default_threshold(model: nn.Module,
 
 
 @torch.no_grad()
-def window_probability(model: nn.Module, batch: np.ndarray) -> np.ndarray:
+def window_probability(model: nn.Module, batch: np.ndarray,
+                       amp: Optional[torch.dtype] = None) -> np.ndarray:
     """Change probability of a batch of windows.
 
     Args:
         model (nn.Module): The change detector (eval mode).
         batch (np.ndarray): float32 (B, h, w, 2C), see :func:`preprocess`.
+        amp (torch.dtype, optional): Autocast dtype of the forward pass
+            (the probability is computed in float32).
 
     Returns:
         np.ndarray: float32 (B, h, w).
@@ -173,9 +178,13 @@ def window_probability(model: nn.Module, batch: np.ndarray) -> np.ndarray:
     shape = tuple(inputs.shape[2:])
     metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)
              ] * len(batch)
-    logits = model.encode_decode(inputs, metas)
+    context = contextlib.nullcontext() if amp is None else \
+        torch.autocast(inputs.device.type, dtype=amp)
+    with context:
+        logits = model.encode_decode(inputs, metas)
     h, w = batch.shape[1:3]
-    return change_probability(logits[:, :, :h, :w]).float().cpu().numpy()
+    return change_probability(
+        logits[:, :, :h, :w].float()).cpu().numpy()
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[List[int]]:
@@ -201,9 +210,15 @@ class RowValidity:
 
 
 def iter_probability_rows(
-        model: nn.Module, src1, src2, window: int, stride: int,
+        model: nn.Module,
+        src1,
+        src2,
+        window: int,
+        stride: int,
         batch_size: int,
-        progress: bool) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
+        progress: bool,
+        amp: Optional[torch.dtype] = None
+) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
     """Blended change probability, band of rows by band of rows.
 
     Pixels invalid in either date (non-finite or nodata, see
@@ -219,6 +234,7 @@ def iter_probability_rows(
         batch_size (int): Windows per forward pass (windows of one row of
             windows are batched together).
         progress (bool): Show a progress bar over the windows.
+        amp (torch.dtype, optional): Autocast dtype (None: float32).
 
     Yields:
         tuple: ``(first_row, float32 probability rows, bool valid rows)``,
@@ -244,7 +260,8 @@ def iter_probability_rows(
         for lefts in _chunks(layout.cols, batch_size):
             batch = np.stack(
                 [band[:, left:left + layout.win_w] for left in lefts])
-            for left, prob in zip(lefts, window_probability(model, batch)):
+            for left, prob in zip(lefts,
+                                  window_probability(model, batch, amp)):
                 blender.add(top, left, prob)
                 if bar is not None:
                     bar.update()
@@ -297,13 +314,24 @@ def to_bgr(img, channel_order: str):
     return img
 
 
+def resolve_amp(model: nn.Module, amp: bool) -> Optional[torch.dtype]:
+    """The autocast dtype of an ``amp=True`` run on the model's device
+    (None, with a log line, where reduced precision is not native)."""
+    if not amp:
+        return None
+    device = str(next(model.parameters()).device)
+    print_log(describe_amp(device), logger='current')
+    return amp_dtype(device)
+
+
 def _run(model, img1, img2, make_writer, window, stride, batch_size,
-         threshold, progress, max_value, nodata, channel_order):
+         threshold, progress, max_value, nodata, channel_order, amp):
     """Check the arguments, open the pair, stream the rows into a writer
     (discarded on failure); returns the writer and a summary dict."""
     check_arguments(window, stride, batch_size, threshold, channel_order,
                     (img1, img2))
     threshold = default_threshold(model, threshold)
+    dtype = resolve_amp(model, amp)
     img1, img2 = (to_bgr(img, channel_order) for img in (img1, img2))
     summary = dict(pixels=0, changed=0, nodata=0)
     with raster_env():
@@ -320,7 +348,7 @@ def _run(model, img1, img2, make_writer, window, stride, batch_size,
             try:
                 for start, prob, valid in iter_probability_rows(
                         model, src1, src2, window, stride, batch_size,
-                        progress):
+                        progress, dtype):
                     mask = (prob > threshold).astype(np.uint8)
                     mask[~valid] = NODATA
                     prob[~valid] = np.nan
@@ -356,7 +384,8 @@ def predict_pair(model: nn.Module,
                  progress: bool = True,
                  max_value: Optional[float] = None,
                  nodata: Optional[float] = None,
-                 channel_order: str = 'bgr'):
+                 channel_order: str = 'bgr',
+                 amp: bool = False):
     """Change mask of an image pair of any size by sliding windows.
 
     Windows of ``window`` pixels (cut to the image when it is smaller, then
@@ -389,6 +418,9 @@ def predict_pair(model: nn.Module,
             invalid.
         channel_order (str): Channel order of array inputs, ``'bgr'``
             (OpenCV, default) or ``'rgb'`` (PIL, rasterio, matplotlib).
+        amp (bool): Run the model under autocast: bfloat16 on CPUs with
+            native bfloat16 (AVX-512 BF16, AMX; float32 elsewhere, with a
+            log line), bfloat16 or float16 on GPUs. Default: False.
 
     Returns:
         np.ndarray | tuple: uint8 (H, W) mask of 0/1 (``NODATA`` = 255
@@ -399,7 +431,7 @@ def predict_pair(model: nn.Module,
                      lambda src: ArrayWriter(src.height, src.width,
                                              return_prob),
                      window, stride, batch_size, threshold, progress,
-                     max_value, nodata, channel_order)
+                     max_value, nodata, channel_order, amp)
     return (writer.mask, writer.prob) if return_prob else writer.mask
 
 
@@ -415,7 +447,8 @@ def predict_pair_to_file(model: nn.Module,
                          progress: bool = True,
                          max_value: Optional[float] = None,
                          nodata: Optional[float] = None,
-                         channel_order: str = 'bgr') -> dict:
+                         channel_order: str = 'bgr',
+                         amp: bool = False) -> dict:
     """Like :func:`predict_pair`, writing the result to files.
 
     A ``.tif``/``.tiff`` ``out_file`` becomes a GeoTIFF (uint8 0/1 with
@@ -441,6 +474,7 @@ def predict_pair_to_file(model: nn.Module,
         max_value (float, optional): See :func:`predict_pair`.
         nodata (float, optional): See :func:`predict_pair`.
         channel_order (str): See :func:`predict_pair`.
+        amp (bool): See :func:`predict_pair`.
 
     Returns:
         dict: ``pixels``, ``changed`` and ``nodata`` pixel counts.
@@ -450,4 +484,4 @@ def predict_pair_to_file(model: nn.Module,
                 lambda src: make_file_writer(out_file, prob_file, src.height,
                                              src.width, src.georef),
                 window, stride, batch_size, threshold, progress, max_value,
-                nodata, channel_order)[1]
+                nodata, channel_order, amp)[1]

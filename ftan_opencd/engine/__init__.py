@@ -1,7 +1,9 @@
+from .bf16_optim_wrapper import BF16AutocastOptimWrapper
 from .checkpoint_check_hook import CheckpointFitHook
 from .error_map import ERROR_COLOURS, error_map
 from .error_map_hook import ChangeErrorMapHook
 
 __all__ = [
-    'ChangeErrorMapHook', 'CheckpointFitHook', 'ERROR_COLOURS', 'error_map'
+    'BF16AutocastOptimWrapper', 'ChangeErrorMapHook', 'CheckpointFitHook',
+    'ERROR_COLOURS', 'error_map'
 ]
