@@ -1,18 +1,21 @@
 """Tile the DSIFN-CD release (512x512) into 256x256 tiles in LEVIR-CD layout.
 
-    python tools/prepare_dsifn.py SRC OUT [--no-check] [--dirs t1 t2 mask] \
-        [--img-suffix .jpg .png] [--label-suffix .png .tif]
+    python tools/prepare_dsifn.py SRC OUT [--check-release] \
+        [--dirs t1 t2 mask] [--img-suffix .jpg .png] \
+        [--label-suffix .png .tif]
 
-SRC holds {train,val,test}/{t1,t2,mask} (images .jpg, masks .png or .tif);
-OUT receives {train,val,test}/{A,B,label}/<stem>_<row>_<col>.png with 0/255
-labels, loadable with open-cd's LEVIR_CD_Dataset. Exits with status 1 if the
-tile counts differ from 14400/1360/192 (3600/340/48 images) or if the image
-and label sizes of a pair disagree.
+A preset of tools/tile_dataset.py (same options and rules). SRC holds
+{train,val,test}/{t1,t2,mask} (images .jpg, masks .png or .tif); OUT
+receives {train,val,test}/{A,B,label}/<stem>_y<top>_x<left>.png with 0/255
+labels, loadable with open-cd's LEVIR_CD_Dataset. --check-release refuses,
+before writing, a split whose pair count differs from the official
+3600/340/48 and, while tiling, an image that is not 512x512, so the result
+has exactly 14400/1360/192 tiles. --no-check is deprecated and does
+nothing.
 """
-from ftan_tools.datasets.tiling import run_cli
+from ftan_tools.datasets.tiling import Release, run_cli
 
-IMAGES = dict(train=3600, val=340, test=48)
-IMAGE_SIZE = 512
+RELEASE = Release('DSIFN-CD', dict(train=3600, val=340, test=48), 512)
 
 
 def main(argv=None):
@@ -25,8 +28,7 @@ def main(argv=None):
         dict[str, int]: Tiles written per split.
     """
     return run_cli(__doc__.splitlines()[0], ('t1', 't2', 'mask'),
-                   ('.jpg', '.png'), ('.png', '.tif'), IMAGES, IMAGE_SIZE,
-                   argv)
+                   ('.jpg', '.png'), ('.png', '.tif'), RELEASE, argv)
 
 
 if __name__ == '__main__':

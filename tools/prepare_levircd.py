@@ -1,16 +1,19 @@
 """Tile the LEVIR-CD release into 256x256 tiles in LEVIR-CD layout.
 
-    python tools/prepare_levircd.py SRC OUT [--no-check] [--tile-size 256]
+    python tools/prepare_levircd.py SRC OUT [--check-release] \
+        [--tile-size 256] [--stride S] [--splits train val test]
 
-SRC holds {train,val,test}/{A,B,label}/*.png (1024x1024); OUT receives
-{train,val,test}/{A,B,label}/<stem>_<row>_<col>.png. Exits with status 1 if
-the tile counts differ from 7120/1024/2048 (445/64/128 images) or if the
-image and label sizes of a pair disagree.
+A preset of tools/tile_dataset.py (same options and rules). SRC holds
+{train,val,test}/{A,B,label}/*.png (1024x1024); OUT receives
+{train,val,test}/{A,B,label}/<stem>_y<top>_x<left>.png. --check-release
+refuses, before writing, a split whose pair count differs from the
+official 445/64/128 and, while tiling, an image that is not 1024x1024, so
+the result has exactly 7120/1024/2048 tiles; without it any subset or size
+is tiled. --no-check is deprecated and does nothing.
 """
-from ftan_tools.datasets.tiling import run_cli
+from ftan_tools.datasets.tiling import Release, run_cli
 
-IMAGES = dict(train=445, val=64, test=128)
-IMAGE_SIZE = 1024
+RELEASE = Release('LEVIR-CD', dict(train=445, val=64, test=128), 1024)
 
 
 def main(argv=None):
@@ -23,7 +26,7 @@ def main(argv=None):
         dict[str, int]: Tiles written per split.
     """
     return run_cli(__doc__.splitlines()[0], ('A', 'B', 'label'), ('.png', ),
-                   ('.png', ), IMAGES, IMAGE_SIZE, argv)
+                   ('.png', ), RELEASE, argv)
 
 
 if __name__ == '__main__':
