@@ -309,19 +309,28 @@ def load_image(path: str,
     return conform(img, channels, path, alpha, max_value)
 
 
+def conform_pair(decoded: Sequence[Tuple[np.ndarray, bool]],
+                 names: Sequence[str],
+                 channels: int,
+                 max_value: Optional[float] = None) -> List[np.ndarray]:
+    """Both dates, decoded as ``(pixels, last_is_alpha)``, as the model sees
+    them: they must agree in size, channels and pixel type, and their value
+    range is checked (rules 2-4)."""
+    check_same_format([img for img, _ in decoded], names)
+    for (img, _), name in zip(decoded, names):
+        check_scale(img, name, max_value)
+    return [
+        conform(img, channels, name, alpha, max_value)
+        for (img, alpha), name in zip(decoded, names)
+    ]
+
+
 def load_pair(paths: Sequence[str],
               channels: int,
               max_value: Optional[float] = None) -> List[np.ndarray]:
-    """Both dates of a sample as the model sees them; the two files must
-    agree in size, channels and pixel type."""
-    decoded = [decode(path, channels) for path in paths]
-    check_same_format([img for img, _ in decoded], paths)
-    for (img, _), path in zip(decoded, paths):
-        check_scale(img, path, max_value)
-    return [
-        conform(img, channels, path, alpha, max_value)
-        for (img, alpha), path in zip(decoded, paths)
-    ]
+    """Both dates of a sample, read from files, as the model sees them."""
+    return conform_pair([decode(path, channels) for path in paths], paths,
+                        channels, max_value)
 
 
 def _present_values(label: np.ndarray) -> List[int]:

@@ -61,3 +61,20 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope='module')
+def model():
+    """The CPU demo's small FTAN with seeded random weights (needs
+    open-cd's model package: only for needs_torchvision tests)."""
+    from ftan_opencd.apis import init_model
+    torch.manual_seed(0)
+    return init_model(DEMO_CONFIG)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(model, tmp_path_factory):
+    """``model``'s weights saved as a checkpoint file."""
+    path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
+    return str(path)

@@ -52,19 +52,6 @@ def write_geotiff(path, bgr, crs=CRS_UTM, transform=TRANSFORM):
         dst.write(rgb)
 
 
-@pytest.fixture(scope='module')
-def model():
-    torch.manual_seed(0)
-    return init_model(DEMO_CONFIG)
-
-
-@pytest.fixture(scope='module')
-def checkpoint(model, tmp_path_factory):
-    path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
-    return str(path)
-
-
 def open_cd_probability(model, img1, img2):
     """Change probability from open-cd's own test path (test_step)."""
     inputs = torch.from_numpy(np.concatenate([img1, img2], 2)).permute(

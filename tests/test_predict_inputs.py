@@ -25,19 +25,6 @@ pytestmark = [
 H, W = 64, 96
 
 
-@pytest.fixture(scope='module')
-def model():
-    torch.manual_seed(0)
-    return init_model(DEMO_CONFIG)
-
-
-@pytest.fixture(scope='module')
-def checkpoint(model, tmp_path_factory):
-    path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
-    return str(path)
-
-
 def images(seed=0, dtype=np.uint8, high=256):
     rng = np.random.default_rng(seed)
     return [rng.integers(0, high, (H, W, 3)).astype(dtype)

@@ -10,8 +10,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from opencd.registry import TRANSFORMS
-from ...pixels import (check_same_format, conform, decode, is_raster_path,
-                       load_label, load_pair)
+from ...pixels import (conform_pair, decode, is_raster_path, load_label,
+                       load_pair)
 
 
 def _check_channels(channels: int) -> None:
@@ -89,7 +89,7 @@ class CDLoadImagePair(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class CDConformPixels(BaseTransform):
+class CDConformPixels(CDLoadImagePair):
     """Apply the pixel rules after open-cd's ``MultiImgLoadImageFromFile``.
 
     Test pipelines load with open-cd's own loader (``color_type=
@@ -105,16 +105,6 @@ class CDConformPixels(BaseTransform):
         to_float32 (bool): See ``CDLoadImagePair``.
     """
 
-    def __init__(self,
-                 channels: int = 3,
-                 max_value: Optional[float] = None,
-                 to_float32: bool = False) -> None:
-        super().__init__()
-        _check_channels(channels)
-        self.channels = channels
-        self.max_value = max_value
-        self.to_float32 = to_float32
-
     def transform(self, results: dict) -> dict:
         """Conform ``results['img']`` (two decoded images)."""
         paths = results.get('img_path') or [None, None]
@@ -127,16 +117,8 @@ class CDConformPixels(BaseTransform):
                 decoded.append(decode(path, self.channels))
             else:
                 decoded.append((img, path is not None))
-        check_same_format([img for img, _ in decoded], names)
-        imgs = [
-            conform(img, self.channels, name, alpha, self.max_value)
-            for (img, alpha), name in zip(decoded, names)
-        ]
+        imgs = conform_pair(decoded, names, self.channels, self.max_value)
         return _set_images(results, imgs, self.to_float32)
-
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(channels={self.channels}, '
-                f'max_value={self.max_value}, to_float32={self.to_float32})')
 
 
 @TRANSFORMS.register_module()
