@@ -14,10 +14,13 @@ Profile of one model's training step (top 15 operators by self time):
 
     python tools/benchmark.py --profile [ftan-b] [--batch 2] [--size 256]
 
-Learning comparison on the synthetic data (python tools/make_demo_data.py):
+Learning comparison (one seeded recipe, configs/benchmark/learn/*.py) on
+the synthetic data (python tools/make_demo_data.py) or any LEVIR-CD layout
+folder, with extra FTAN models from their configs:
 
-    python tools/benchmark.py learn [--models ftan-t ...] [--iters 300]
-        [--batch 8] [--data-root data/demo-cd] [--out work_dirs/learn]
+    python tools/benchmark.py learn [--models ftan-t ...] [--config CFG.py]
+        [--iters 300] [--batch 8] [--data-root data/demo-cd]
+        [--val-root DIR | --no-val] [--test-root DIR] [--out work_dirs/learn]
 """
 import argparse
 import os
@@ -31,6 +34,7 @@ from ftan_tools.benchmark.profiling import profile_train_step
 from ftan_tools.benchmark.runner import run_benchmark
 from ftan_tools.benchmark.zoo import (BASELINE, CONFIGS_ENV, DEFAULT_MODELS,
                                       MODEL_NAMES)
+from ftan_opencd.utils.user_errors import exit_on_user_error
 
 LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
                 'fc-siam-diff')
@@ -122,14 +126,32 @@ def learn_parser() -> argparse.ArgumentParser:
     """Options of the learning comparison (``learn`` subcommand)."""
     parser = argparse.ArgumentParser(
         prog='tools/benchmark.py learn',
-        description='Train several models with one seeded recipe on the '
-        'synthetic data and compare change F1 / IoU on its test split')
-    parser.add_argument('--models', nargs='+', default=list(LEARN_MODELS),
+        description='Train several models with one seeded recipe '
+        '(configs/benchmark/learn/<model>.py) and compare change F1 / IoU '
+        'of their final weights on a test split')
+    parser.add_argument('--models', nargs='*', default=list(LEARN_MODELS),
                         choices=sorted(MODEL_NAMES), metavar='MODEL',
-                        help=f'models (default: {list(LEARN_MODELS)})')
+                        help=f'zoo models (default: {list(LEARN_MODELS)}; '
+                        'none: only the --config models)')
+    parser.add_argument('--config', action='append', metavar='CFG.py',
+                        help='an extra model: the model of this config (any '
+                        'FTAN config, e.g. configs/demo/ftan-tiny_128x128_'
+                        'demo-cd_cpu.py) on the same recipe, named after '
+                        'the file; repeatable')
     add_configs_argument(parser)
     parser.add_argument('--data-root', default='data/demo-cd',
-                        help='LEVIR-CD layout root {train,test}/{A,B,label}')
+                        help='folder in LEVIR-CD layout: DIR/train/{A,B,'
+                        'label}, and DIR/val, DIR/test unless --val-root / '
+                        '--test-root (default: %(default)s)')
+    parser.add_argument('--val-root', metavar='DIR',
+                        help='validation split: DIR/val/{A,B,label} or '
+                        'DIR/{A,B,label} (default: DATA_ROOT/val when it '
+                        'exists, else no validation)')
+    parser.add_argument('--no-val', action='store_true',
+                        help='no validation at the end of training')
+    parser.add_argument('--test-root', metavar='DIR',
+                        help='test split: DIR/test/{A,B,label} or '
+                        'DIR/{A,B,label} (default: DATA_ROOT/test)')
     parser.add_argument('--iters', type=int, default=300,
                         help='training iterations of every model')
     parser.add_argument('--batch', type=int, default=8)
@@ -150,14 +172,28 @@ def parse_benchmark_args(argv):
     return parser.parse_args(argv)
 
 
+@exit_on_user_error
+def learn_main(argv, command: str):
+    """The ``learn`` subcommand; a wrong folder or config is one line.
+
+    Args:
+        argv (list[str]): Its options (after ``learn``).
+        command (str): The whole command line, for the report.
+
+    Returns:
+        dict: The report of :func:`run_learning`.
+    """
+    args = learn_parser().parse_args(argv)
+    use_configs(args)
+    return run_learning(args, command)
+
+
 def main(argv=None):
     """Dispatch to the benchmark, the profiler or the learning comparison."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = ' '.join(['python tools/benchmark.py', shlex.join(argv)]).strip()
     if argv[:1] == ['learn']:
-        args = learn_parser().parse_args(argv[1:])
-        use_configs(args)
-        return run_learning(args, command)
+        return learn_main(argv[1:], command)
     args = parse_benchmark_args(argv)
     use_configs(args)
     if args.profile:

@@ -7,7 +7,9 @@ Drops the optimizer, schedulers and message hub, and writes the weights as
 run code) beside ``<OUT_STEM>-<sha256[:8]>.meta.json`` (the checkpoint's
 ``meta``: data set classes, config, experiment name), as OpenMMLab's
 ``publish_model.py`` names its files. ``tools/test.py``, ``tools/predict.py``,
-``load_from`` and ``init_model`` take the ``.safetensors`` file.
+``load_from`` and ``init_model`` take the ``.safetensors`` file. Mistakes
+(a config or a folder given as IN.pth, a file that is not a checkpoint, a
+folder as OUT_STEM) end with one ``error: ...`` line and exit status 1.
 """
 import argparse
 import hashlib
@@ -22,6 +24,8 @@ import torch
 from ftan_opencd.utils import add_trust_argument, load_checkpoint_file
 from ftan_opencd.utils.checkpoint import (META_SUFFIX, SAFETENSORS_SUFFIX,
                                           state_dict_of)
+from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
+                                           exit_on_user_error)
 
 
 def parse_args(argv=None):
@@ -52,8 +56,38 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
+def check_arguments(in_file: str, out_stem: str) -> None:
+    """Check IN.pth and OUT_STEM before reading anything.
+
+    Args:
+        in_file (str): The checkpoint argument.
+        out_stem (str): The output path without suffix.
+
+    Raises:
+        UserError, FileNotFoundError, IsADirectoryError: Naming the
+            argument and what to do.
+    """
+    check_checkpoint_path(
+        in_file, 'IN.pth',
+        'give the .pth checkpoint written by tools/train.py (the config is '
+        'stored in its meta)')
+    if osp.isdir(out_stem) or out_stem.endswith(('/', os.sep)):
+        raise UserError(
+            f'OUT_STEM {out_stem} is a folder: give a file name without '
+            f'suffix in it, e.g. {osp.join(out_stem, "ftan-b_levircd")}')
+
+
 def publish(in_file: str, out_stem: str, trusted: bool = False) -> str:
-    """Write the safetensors + meta JSON pair; returns the weights path."""
+    """Write the safetensors + meta JSON pair.
+
+    Args:
+        in_file (str): The training checkpoint.
+        out_stem (str): Output path without suffix.
+        trusted (bool): Unpickle the checkpoint fully.
+
+    Returns:
+        str: The path of the ``.safetensors`` file.
+    """
     from safetensors.torch import save_file
     if osp.splitext(out_stem)[1] in ('.pth', SAFETENSORS_SUFFIX):
         out_stem = osp.splitext(out_stem)[0]
@@ -64,7 +98,7 @@ def publish(in_file: str, out_stem: str, trusted: bool = False) -> str:
         if isinstance(value, torch.Tensor)
     }
     if not weights:
-        raise SystemExit(f'{in_file} holds no tensors to publish')
+        raise UserError(f'{in_file} holds no tensors to publish')
     os.makedirs(osp.dirname(osp.abspath(out_stem)), exist_ok=True)
     partial = out_stem + '.partial' + SAFETENSORS_SUFFIX
     save_file(weights, partial)
@@ -81,8 +115,10 @@ def publish(in_file: str, out_stem: str, trusted: bool = False) -> str:
     return final + SAFETENSORS_SUFFIX
 
 
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    check_arguments(args.in_file, args.out_stem)
     path = publish(args.in_file, args.out_stem, args.trust_checkpoint)
     print(f'published {path} (+ {osp.basename(path)[:-12]}{META_SUFFIX})')
     return 0

@@ -8,7 +8,10 @@
 folder in LEVIR-CD layout instead of the config's data.
 
 The checkpoint (``.pth`` or published ``.safetensors``) is loaded without
-running code from it and must fit the config's model exactly.
+running code from it and must fit the config's model exactly. Mistakes (a
+checkpoint that is not one, config and checkpoint swapped, a model-only
+config, a missing folder) end with one ``error: ...`` line and exit status
+1, without a traceback.
 """
 import argparse
 import os.path as osp
@@ -21,6 +24,8 @@ from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
                                parse_runner_args, prepare_cpu_distributed,
                                safe_checkpoint_loading)
 from ftan_opencd.utils.config_loading import log_data_roots
+from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
+                                           exit_on_user_error)
 
 
 def parse_args():
@@ -38,11 +43,22 @@ def parse_args():
 
 
 def build_config(args):
-    """Config with the command-line options applied."""
+    """Config with the command-line options applied.
+
+    Only the checkpoint's existence is checked here; :func:`main` checks
+    both arguments first (:func:`check_tool_paths`).
+
+    Args:
+        args (argparse.Namespace): The parsed command line.
+
+    Returns:
+        Config: The config to test.
+    """
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint file not found: {args.checkpoint}')
+        raise FileNotFoundError(
+            f'CHECKPOINT {args.checkpoint}: checkpoint file not found')
     cfg = load_config(args.config, args.launcher, args.cfg_options,
-                      args.work_dir, args.data_root)
+                      args.work_dir, args.data_root, purpose='test')
     log_data_roots(cfg, ('test',))
     cfg.load_from = args.checkpoint
     cfg.resume = False
@@ -53,15 +69,18 @@ def build_config(args):
         ]
     if args.tta:
         if 'tta_pipeline' not in cfg:
-            raise KeyError(f'--tta: {args.config} defines no tta_pipeline')
+            raise UserError(f'--tta: {args.config} defines no tta_pipeline '
+                            '(the test-time augmentation pipeline)')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     return cfg
 
 
+@exit_on_user_error
 def main():
     args = parse_args()
+    check_tool_paths(args.config, args.checkpoint)
     cfg = build_config(args)
     prepare_cpu_distributed(cfg)
     with safe_checkpoint_loading(checkpoint_trusted(cfg, args)):

@@ -1,7 +1,10 @@
-# Shared recipe of `tools/benchmark.py learn`: the synthetic demo data, the
+# Shared recipe of `tools/benchmark.py learn` and of the runnable zoo configs
+# configs/benchmark/learn/<model>.py: the LEVIR-CD layout data of the demo
+# (random 128 crops and flips; point it elsewhere with --data-root), the
 # runtime and one schedule for every model (same iterations, optimiser and
-# batch); the model is set by the tool. No validation during training: the
-# final weights are tested on the test split.
+# batch). Validation once, at the end of training, on the val/ split; the
+# final weights are tested on the test/ split. `tools/benchmark.py learn`
+# turns validation off when there is no val split.
 _base_ = ['../_base_/datasets/demo_cd.py', '../_base_/default_runtime.py']
 max_iters = 300
 optim_wrapper = dict(
@@ -14,10 +17,9 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0.0, begin=max_iters // 10,
          end=max_iters, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -1,5 +1,6 @@
 """Binary change-detection dataset that validates its folders before use."""
-from typing import Dict, List, Optional, Set
+import os.path as osp
+from typing import Dict, List, Optional, Set, Tuple
 
 import mmengine
 import mmengine.fileio as fileio
@@ -7,8 +8,13 @@ from mmengine.logging import print_log
 
 from opencd.datasets.basecddataset import _BaseCDDataset
 from opencd.registry import DATASETS
+from ..pixels import load_label, load_pair
+from ..utils.user_errors import UserError
+from .transforms.loading import (CDConformPixels, CDLoadChangeLabel,
+                                 CDLoadImagePair)
 
 MAX_LISTED_NAMES = 10
+DEFAULT_CHANNELS = 3
 
 
 @DATASETS.register_module()
@@ -28,6 +34,15 @@ class CheckedCDDataset(_BaseCDDataset):
       sample lacks its A image, its B image or its label (same name, with
       ``img_suffix``/``seg_map_suffix``).
 
+    With ``verify_images=True`` it also decodes every image pair and label
+    once, by the pixel rules the pipeline applies (its ``channels``,
+    ``max_value`` and ``label_threshold``, else 3 channels), and raises one
+    ``UserError`` (a ``ValueError``) listing the files that cannot be read:
+    empty, corrupt, a label with other values than {0, 255} / {0, 1}, dates
+    of different sizes. ``tools/train.py`` turns it on for the validation
+    and test sets, so that a bad file stops the run before training, not
+    at the first validation hours later.
+
     Without ``ann_file`` the split is every image found (recursively) in the
     A and B folders, so an image present in only one of them is an error.
     Leave ``seg_map_path`` out of ``data_prefix`` for unlabelled data. Pair
@@ -41,6 +56,8 @@ class CheckedCDDataset(_BaseCDDataset):
             ``img_path_to`` and optionally ``seg_map_path``, relative to
             ``data_root``. Defaults to
             ``dict(img_path_from='A', img_path_to='B', seg_map_path='label')``.
+        verify_images (bool): Decode every image and label once when the
+            data list is built (see above). Defaults to False.
         **kwargs: Other arguments of open-cd's ``_BaseCDDataset``
             (``data_root``, ``ann_file``, ``pipeline``, ``test_mode``, ...).
     """
@@ -52,7 +69,10 @@ class CheckedCDDataset(_BaseCDDataset):
                  img_suffix: str = '.png',
                  seg_map_suffix: str = '.png',
                  data_prefix: Optional[Dict[str, str]] = None,
+                 verify_images: bool = False,
                  **kwargs) -> None:
+        # Set first: the base class builds the data list (full_init).
+        self.verify_images = verify_images
         if data_prefix is None:
             data_prefix = dict(
                 img_path_from='A', img_path_to='B', seg_map_path='label')
@@ -165,3 +185,77 @@ class CheckedCDDataset(_BaseCDDataset):
             f'{type(self).__name__}: {len(data_list)} samples checked in '
             f'{dir_from}', logger='current')
         return data_list
+
+    def full_init(self) -> None:
+        """Build the data list; then decode it once if ``verify_images``."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        if self.verify_images:
+            self.check_images()
+
+    def pixel_rules(self) -> Tuple[int, Optional[float], Optional[float]]:
+        """The pipeline's ``channels``, ``max_value`` and
+        ``label_threshold`` (3, None, None where it sets none)."""
+        channels, max_value, threshold = DEFAULT_CHANNELS, None, None
+        for transform in self.pipeline.transforms:
+            if isinstance(transform, (CDLoadImagePair, CDConformPixels)):
+                channels = transform.channels
+                max_value = transform.max_value
+            elif isinstance(transform, CDLoadChangeLabel):
+                threshold = transform.label_threshold
+        return channels, max_value, threshold
+
+    def _sample_error(self, info: dict, channels: int,
+                      max_value: Optional[float],
+                      threshold: Optional[float]) -> Optional[str]:
+        """Why a sample cannot be read, or None.
+
+        Args:
+            info (dict): Its data info (``img_path``, ``seg_map_path``).
+            channels (int): Channels per date.
+            max_value (float, optional): See ``CDLoadImagePair``.
+            threshold (float, optional): See ``CDLoadChangeLabel``.
+
+        Returns:
+            str | None: The first problem, naming the file.
+        """
+        try:
+            imgs = load_pair(info['img_path'], channels, max_value)
+            if info.get('seg_map_path'):
+                label = load_label(info['seg_map_path'], threshold)
+                if label.shape != imgs[0].shape[:2]:
+                    return (f'change label {info["seg_map_path"]} is '
+                            f'{label.shape[0]}x{label.shape[1]} but its '
+                            f'images are {imgs[0].shape[0]}x'
+                            f'{imgs[0].shape[1]}')
+        except (ValueError, OSError) as exc:
+            return str(exc).splitlines()[0]
+        return None
+
+    def check_images(self) -> None:
+        """Decode every image pair and label once.
+
+        Raises:
+            UserError: Listing up to 10 unreadable samples with the reason
+                and the number of bad samples.
+        """
+        rules = self.pixel_rules()
+        problems = []
+        for index in range(len(self)):
+            problem = self._sample_error(self.get_data_info(index), *rules)
+            if problem:
+                problems.append(problem)
+        folder = self.data_prefix.get('img_path_from')
+        if problems:
+            listed = '; '.join(problems[:MAX_LISTED_NAMES])
+            more = ('; ...' if len(problems) > MAX_LISTED_NAMES else '')
+            raise UserError(
+                f'{type(self).__name__}: {len(problems)} of {len(self)} '
+                f'samples of {osp.dirname(folder)} cannot be read: '
+                f'{listed}{more}. Replace or remove these files (or skip '
+                'this check: tools/train.py --no-verify)')
+        print_log(
+            f'{type(self).__name__}: {len(self)} samples of '
+            f'{osp.dirname(folder)} decoded (verify_images)',
+            logger='current')

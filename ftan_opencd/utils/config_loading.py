@@ -1,7 +1,9 @@
 """Options and config loading shared by ``tools/train.py`` and
-``tools/test.py``: the common options, ``--data-root`` (one data folder for
-every split), ``--iters`` (training length with the schedule rescaled) and
-the check that the schedule ends with training."""
+``tools/test.py``: the common options, the check that a config can run
+(not a model-only file), ``--data-root`` (one data folder for every split),
+``--iters`` (training length with the schedule rescaled), the check that the
+schedule ends with training, and image verification of the val/test sets.
+User mistakes raise :class:`~.user_errors.UserError` (a ``ValueError``)."""
 import argparse
 import logging
 import math
@@ -11,6 +13,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
+
+from .user_errors import UserError, check_config_path
 
 DATA_SPLITS = ('train', 'val', 'test')
 # Top-level config variables that name data folders. The dataloaders copied
@@ -28,6 +32,15 @@ BAKED_VARIABLES = {
 }
 # mmengine's default ``end`` of a parameter scheduler: "until training ends".
 SCHEDULER_END_INF = int(1e9)
+# What each tool needs besides the model, by the loop it runs.
+RUNNABLE_KEYS = {
+    'train': ('default_scope', 'train_dataloader', 'train_cfg',
+              'optim_wrapper'),
+    'test': ('default_scope', 'test_dataloader', 'test_evaluator',
+             'test_cfg'),
+}
+DATALOADERS = tuple(f'{split}_dataloader' for split in DATA_SPLITS)
+EXAMPLE_CONFIG = 'configs/demo/ftan-tiny_128x128_demo-cd_cpu.py'
 ITERS_HINT = ('set the training length with tools/train.py --iters N, which '
               'rescales param_scheduler, train_cfg.val_interval and '
               'default_hooks.checkpoint.interval, instead of --cfg-options '
@@ -38,7 +51,8 @@ def load_config(path: str,
                 launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None,
-                data_root: Optional[str] = None) -> Config:
+                data_root: Optional[str] = None,
+                purpose: Optional[str] = None) -> Config:
     """Load ``path`` and apply the options every tool accepts.
 
     A top-level ``data_root`` in ``cfg_options`` is the same as
@@ -57,18 +71,23 @@ def load_config(path: str,
         data_root (str, optional): ``--data-root``: one folder in LEVIR-CD
             layout for the train, val and test dataloaders (see
             :func:`set_data_root`).
+        purpose (str, optional): ``'train'`` or ``'test'``: check that the
+            config defines what that tool runs (:func:`check_runnable`).
 
     Returns:
         Config: The config, ready for ``Runner.from_cfg``.
 
     Raises:
         FileNotFoundError: The config file or the data root does not exist.
-        ValueError: ``cfg_options`` sets a top-level variable that would have
-            no effect, or a ``data_root`` that contradicts ``data_root``.
+        UserError: ``path`` is not a config file (e.g. a checkpoint), the
+            config cannot run for ``purpose``, ``cfg_options`` sets a
+            top-level variable that would have no effect, or a
+            ``data_root`` that contradicts ``data_root``.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} does not exist')
+    check_config_path(path)
     cfg = Config.fromfile(path)
+    if purpose is not None:
+        check_runnable(cfg, path, purpose)
     cfg.launcher = launcher
     options = dict(cfg_options or {})
     root, option = _pop_data_root(options, data_root)
@@ -83,6 +102,57 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def model_only_hint(path: str) -> str:
+    """What to use instead of the config ``path`` that cannot run.
+
+    Args:
+        path (str): The config file.
+
+    Returns:
+        str: ``use <folder>/learn/<name>`` when that runnable config exists
+        (the benchmark's model-only files have one), else how to compose a
+        complete config.
+    """
+    runnable = osp.join(osp.dirname(path), 'learn', osp.basename(path))
+    if osp.isfile(runnable):
+        return f'use {runnable}'
+    return ('compose a complete config with _base_ = [a model, a data set '
+            '(configs/_base_/datasets/), a schedule, '
+            "configs/_base_/default_runtime.py (default_scope='opencd')], "
+            f'like {EXAMPLE_CONFIG}')
+
+
+def check_runnable(cfg: Config, path: str, purpose: str) -> None:
+    """Refuse a config that lacks what ``tools/<purpose>.py`` runs.
+
+    Without this, a model-only file (e.g. ``configs/benchmark/bit-r18.py``,
+    which only ``tools/benchmark.py`` reads) fails deep in mmengine with
+    ``KeyError: 'SiamEncoderDecoder is not in the mmengine::model
+    registry'`` (no ``default_scope``) or a missing dataloader.
+
+    Args:
+        cfg (Config): The loaded config.
+        path (str): Its file, for the message.
+        purpose (str): ``'train'`` or ``'test'`` (:data:`RUNNABLE_KEYS`).
+
+    Raises:
+        UserError: Naming the missing keys and what to use instead.
+    """
+    missing = [key for key in RUNNABLE_KEYS[purpose]
+               if cfg.get(key) is None]
+    if 'model' not in cfg:
+        missing.insert(0, 'model')
+    if not missing:
+        return
+    model_only = 'model' in cfg and not any(
+        cfg.get(key) for key in DATALOADERS)
+    what = ('it is a model-only file (a model for tools/benchmark.py, '
+            'without data, schedule or runtime)' if model_only else
+            f'tools/{purpose}.py needs them')
+    raise UserError(f'{path} defines no {"/".join(missing)}: {what}; '
+                    f'{model_only_hint(path)}')
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +231,7 @@ def _pop_data_root(options: dict,
     if option_root is None:
         return data_root, '--data-root'
     if data_root is not None and data_root != option_root:
-        raise ValueError(
+        raise UserError(
             f'--data-root {data_root} and --cfg-options data_root='
             f'{option_root} disagree: give the data folder once')
     return str(option_root), '--cfg-options data_root'
@@ -174,12 +244,12 @@ def check_baked_variables(options: dict) -> None:
         options (dict): ``--cfg-options`` (without ``data_root``).
 
     Raises:
-        ValueError: Naming the ineffective keys and what to use instead.
+        UserError: Naming the ineffective keys and what to use instead.
     """
     baked = [key for key in options if key in BAKED_VARIABLES]
     if baked:
         lines = [f'  {key}: use {BAKED_VARIABLES[key]}' for key in baked]
-        raise ValueError(
+        raise UserError(
             '--cfg-options ' + ', '.join(baked) + ': top-level config '
             'variables are resolved when the config file is parsed, so '
             'overriding them has no effect. Instead:\n' + '\n'.join(lines))
@@ -203,7 +273,7 @@ def _leaf_datasets(dataset: ConfigDict) -> Iterator[ConfigDict]:
         yield dataset
 
 
-def _split_datasets(cfg: Config, split: str) -> List[ConfigDict]:
+def split_datasets(cfg: Config, split: str) -> List[ConfigDict]:
     """The data set configs of ``<split>_dataloader`` (none if disabled).
 
     Args:
@@ -242,11 +312,73 @@ def set_data_root(cfg: Config, root: str,
             'layout: train/A, train/B, train/label, and the same under val/ '
             'and test/')
     for split in DATA_SPLITS:
-        for dataset in _split_datasets(cfg, split):
+        for dataset in split_datasets(cfg, split):
             dataset.data_root = root
     for key in ROOT_VARIABLES:
         if key in cfg:
             cfg[key] = root
+
+
+def set_split_root(cfg: Config, split: str, root: str,
+                   folder: Optional[str] = None) -> None:
+    """Point one split's data sets at ``root``.
+
+    Args:
+        cfg (Config): The config, modified in place.
+        split (str): ``train``, ``val`` or ``test``.
+        root (str): The data root.
+        folder (str, optional): The split's folder inside ``root`` (e.g.
+            ``'test'``, or ``''`` for ``root/{A,B,label}``); None keeps the
+            data sets' ``data_prefix``.
+    """
+    for dataset in split_datasets(cfg, split):
+        dataset.data_root = root
+        if folder is not None:
+            dataset.data_prefix = dict(
+                img_path_from=osp.join(folder, 'A'),
+                img_path_to=osp.join(folder, 'B'),
+                seg_map_path=osp.join(folder, 'label'))
+
+
+def _is_checked_dataset(dataset: ConfigDict) -> bool:
+    """Whether a data set config builds a ``CheckedCDDataset`` (or a
+    subclass), which takes ``verify_images``."""
+    from opencd.registry import DATASETS
+    from ..datasets import CheckedCDDataset
+    kind = dataset.get('type')
+    cls = kind if isinstance(kind, type) else (
+        DATASETS.get(kind) if isinstance(kind, str) else None)
+    return isinstance(cls, type) and issubclass(cls, CheckedCDDataset)
+
+
+def enable_image_verification(
+        cfg: Config, splits: Tuple[str, ...] = ('val', 'test')) -> List[str]:
+    """Decode the splits' images once when their data sets are built.
+
+    Sets ``verify_images=True`` on each ``CheckedCDDataset`` of the splits
+    (see :class:`~ftan_opencd.datasets.CheckedCDDataset`).
+
+    Args:
+        cfg (Config): The config, modified in place.
+        splits (tuple[str]): The splits to verify.
+
+    Returns:
+        list[str]: The splits whose data sets were all set to verify.
+        Data sets of other types are logged as not verified.
+    """
+    enabled = []
+    for split in splits:
+        datasets = split_datasets(cfg, split)
+        for dataset in datasets:
+            if _is_checked_dataset(dataset):
+                dataset.verify_images = True
+            else:
+                print_log(f'{split} images are not verified before training: '
+                          f'{dataset.get("type")} is not a CheckedCDDataset',
+                          logger='current', level=logging.WARNING)
+        if datasets and all(d.get('verify_images') for d in datasets):
+            enabled.append(split)
+    return enabled
 
 
 def data_roots(cfg: Config) -> Dict[str, List[str]]:
@@ -261,7 +393,7 @@ def data_roots(cfg: Config) -> Dict[str, List[str]]:
     """
     roots = {}
     for split in DATA_SPLITS:
-        datasets = _split_datasets(cfg, split)
+        datasets = split_datasets(cfg, split)
         if datasets:
             roots[split] = [str(d.get('data_root', '')) for d in datasets]
     return roots
@@ -349,15 +481,15 @@ def set_train_iters(cfg: Config, iters: int) -> None:
         iters (int): The new number of training iterations.
 
     Raises:
-        ValueError: ``iters < 1``, the config trains by epochs, or a
+        UserError: ``iters < 1``, the config trains by epochs, or a
             scheduler counts epochs (its ``begin``/``end`` are not
             iterations).
     """
     if iters < 1:
-        raise ValueError(f'--iters {iters}: give at least 1 iteration')
+        raise UserError(f'--iters {iters}: give at least 1 iteration')
     train_cfg = cfg.get('train_cfg') or ConfigDict()
     if 'max_iters' not in train_cfg:
-        raise ValueError(
+        raise UserError(
             '--iters: this config trains by epochs (train_cfg has no '
             'max_iters); set --cfg-options train_cfg.max_epochs=N and the '
             "param_scheduler's begin/end instead")
@@ -396,11 +528,11 @@ def _rescale_scheduler(name: str, scheduler: ConfigDict, old: int,
         str: A description of the change.
 
     Raises:
-        ValueError: The scheduler counts epochs.
+        UserError: The scheduler counts epochs.
     """
     kind = scheduler.get('type', '?')
     if scheduler.get('by_epoch', True):
-        raise ValueError(
+        raise UserError(
             f'--iters: {name} ({kind}) counts epochs (by_epoch=True, the '
             'mmengine default), so its begin/end cannot be rescaled to '
             'iterations; give it by_epoch=False with begin/end in iterations')

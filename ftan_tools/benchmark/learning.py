@@ -1,10 +1,21 @@
 """Short seeded trainings of several models with one recipe (``learn``).
 
-Every model gets ``configs/benchmark/_learning_.py`` (synthetic demo data,
-AdamW, linear warm-up + poly decay, the same iterations and batch) and its
-own architecture from ``configs/benchmark/<model>.py``; it is trained in a
-fresh process with an mmengine ``Runner`` and its final weights are tested
-on the test split with ``ChangeMetric``.
+Every zoo model trains its runnable config
+``configs/benchmark/learn/<model>.py`` (the recipe of
+``configs/benchmark/_learning_.py``: AdamW, linear warm-up + poly decay,
+the same iterations and batch, and the model of
+``configs/benchmark/<model>.py``); an extra model given with ``--config``
+(any FTAN config, the demo one included) gets the same recipe with its
+config's ``model``. Each is trained in a fresh process with an mmengine
+``Runner``, validated once at the end on the validation split (when there
+is one) and its final weights are tested on the test split with
+``ChangeMetric``.
+
+The splits: ``--data-root DIR`` (LEVIR-CD layout) gives ``DIR/train``;
+validation is ``--val-root`` or ``DIR/val`` when it exists (``--no-val``:
+none); testing is ``--test-root`` or ``DIR/test``. A ``--val-root`` /
+``--test-root`` folder holds ``val/`` / ``test/`` of that layout, or the
+``A``, ``B`` and ``label`` folders directly.
 
     python -m ftan_tools.benchmark.learning CONFIG.py RESULT.json
 
@@ -16,32 +27,154 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 from mmengine.config import Config
 
-from .zoo import config_dir, load_model_config
+from ftan_opencd.utils.config_loading import log_data_roots, set_split_root
+from ftan_opencd.utils.user_errors import UserError, check_config_path
+from .zoo import config_dir, learn_config_path
 
 METRIC_KEYS = ('F1', 'IoU', 'precision', 'recall', 'OA', 'Kappa')
+SPLIT_FOLDERS = ('A', 'B', 'label')
+# A split's location: (data root, folder of A/B/label inside it).
+Location = Tuple[str, str]
 
 
-def learning_config(name: str, args) -> Config:
-    """The training config of ``name`` for the learning comparison.
+# ------------------------------------------------------------------- roots
+def _has_split(folder: str) -> bool:
+    """Whether ``folder`` holds the A, B and label folders."""
+    return all(osp.isdir(osp.join(folder, name)) for name in SPLIT_FOLDERS)
+
+
+def split_location(root: str, split: str, option: str,
+                   flat: bool = True) -> Location:
+    """Where a split's A, B and label folders are.
 
     Args:
-        name (str): A benchmark model name.
-        args (argparse.Namespace): ``data_root``, ``iters``, ``batch``,
-            ``lr``, ``seed``, ``test_images`` and ``out``.
+        root (str): The folder given on the command line.
+        split (str): ``train``, ``val`` or ``test``.
+        option (str): The option that gave ``root``, for messages.
+        flat (bool): Accept ``root/{A,B,label}`` too.
 
     Returns:
-        Config: A complete mmengine config.
+        tuple[str, str]: The absolute root and the split's folder in it
+        (``split``, or ``''`` for the flat layout).
+
+    Raises:
+        FileNotFoundError: Naming the option and the folders looked for.
     """
+    if not osp.isdir(root):
+        raise FileNotFoundError(
+            f'{option} {root}: folder not found (synthetic data: python '
+            'tools/make_demo_data.py --out data/demo-cd)')
+    if _has_split(osp.join(root, split)):
+        return osp.abspath(root), split
+    if flat and _has_split(root):
+        return osp.abspath(root), ''
+    wanted = f'{split}/{{A,B,label}}' + (' or {A,B,label}' if flat else '')
+    raise FileNotFoundError(
+        f'{option} {root}: no {wanted} folders in it (LEVIR-CD layout)')
+
+
+def resolve_roots(args) -> Dict[str, Optional[Location]]:
+    """The train, val and test locations of the command line.
+
+    Args:
+        args (argparse.Namespace): ``data_root``, ``val_root``,
+            ``test_root`` and ``no_val``.
+
+    Returns:
+        dict: ``{split: (root, folder)}``; ``val`` is None without
+        validation (``--no-val``, or no ``--val-root`` and no val/ folder).
+
+    Raises:
+        FileNotFoundError: A given folder lacks its split.
+        UserError: ``--val-root`` together with ``--no-val``.
+    """
+    data_root = args.data_root
+    roots = dict(train=split_location(data_root, 'train', '--data-root',
+                                      flat=False))
+    val_root = getattr(args, 'val_root', None)
+    if getattr(args, 'no_val', False):
+        if val_root:
+            raise UserError('--val-root and --no-val contradict each other: '
+                            'give one')
+        roots['val'] = None
+    elif val_root:
+        roots['val'] = split_location(val_root, 'val', '--val-root')
+    else:
+        roots['val'] = (osp.abspath(data_root), 'val') if _has_split(
+            osp.join(data_root, 'val')) else None
+    test_root = getattr(args, 'test_root', None)
+    roots['test'] = (split_location(test_root, 'test', '--test-root')
+                     if test_root else
+                     split_location(data_root, 'test', '--data-root',
+                                    flat=False))
+    return roots
+
+
+def default_roots(args) -> Dict[str, Optional[Location]]:
+    """Train and test at ``args.data_root`` with the configs' folders, no
+    validation (:func:`learning_config` without resolved roots)."""
+    root = osp.abspath(args.data_root)
+    return dict(train=(root, None), val=None, test=(root, None))
+
+
+def split_folder(location: Optional[Location]) -> Optional[str]:
+    """The folder holding a split's A/B/label (for reports)."""
+    if location is None:
+        return None
+    root, folder = location
+    return osp.join(root, folder) if folder else root
+
+
+# ------------------------------------------------------------------ models
+def model_sources(args) -> Dict[str, Optional[str]]:
+    """The models to train: zoo names, then ``--config`` files.
+
+    Args:
+        args (argparse.Namespace): ``models`` and ``config`` (a list of
+            config files, or None).
+
+    Returns:
+        dict[str, str | None]: Name -> the config whose ``model`` is
+        trained on the recipe (None: the zoo model's learn config).
+
+    Raises:
+        UserError: An extra config lacks a model, or its name repeats one.
+        FileNotFoundError: An extra config does not exist.
+    """
+    sources = {name: None for name in args.models}
+    for path in getattr(args, 'config', None) or []:
+        check_config_path(path, '--config')
+        name = osp.splitext(osp.basename(path))[0]
+        if name in sources:
+            raise UserError(f'--config {path}: the name {name} is already '
+                            'in the comparison; rename the file')
+        if 'model' not in Config.fromfile(path):
+            raise UserError(f'--config {path} defines no model')
+        sources[name] = osp.abspath(path)
+    if not sources:
+        raise UserError('nothing to train: give --models and/or --config')
+    return sources
+
+
+def _recipe(name: str, model_config: Optional[str]) -> Config:
+    """The complete config of a model on the learning recipe."""
+    if model_config is None:
+        return Config.fromfile(learn_config_path(name))
     cfg = Config.fromfile(osp.join(config_dir(), 'benchmark', '_learning_.py'))
-    cfg.model = load_model_config(name).model
-    cfg.work_dir = osp.abspath(osp.join(args.out, name))
-    cfg.randomness = dict(seed=args.seed)
+    cfg.model = Config.fromfile(model_config).model
+    return cfg
+
+
+def _set_schedule(cfg: Config, args) -> None:
+    """Iterations, warm-up + decay, lr, batch, seed and intervals."""
     warmup = max(1, args.iters // 10)
+    cfg.randomness = dict(seed=args.seed)
     cfg.train_cfg.max_iters = args.iters
+    cfg.train_cfg.val_interval = args.iters
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
              end=warmup),
@@ -52,50 +185,108 @@ def learning_config(name: str, args) -> Config:
     cfg.default_hooks.logger.interval = max(1, min(20, args.iters // 5))
     cfg.optim_wrapper.optimizer.lr = args.lr
     cfg.train_dataloader.batch_size = args.batch
-    data_root = osp.abspath(args.data_root)
-    for loader in (cfg.train_dataloader, cfg.test_dataloader):
-        loader.dataset.data_root = data_root
-    if args.test_images:
-        cfg.test_dataloader.dataset.indices = args.test_images
+
+
+def _set_roots(cfg: Config, roots: Dict[str, Optional[Location]],
+               test_images: Optional[int]) -> None:
+    """Point the splits at their folders; no validation without one."""
+    for split in ('train', 'val', 'test'):
+        if roots.get(split) is not None:
+            set_split_root(cfg, split, *roots[split])
+    if roots.get('val') is None:
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    if test_images:
+        cfg.test_dataloader.dataset.indices = test_images
+
+
+def learning_config(name: str,
+                    args,
+                    roots: Optional[Dict[str, Optional[Location]]] = None,
+                    model_config: Optional[str] = None) -> Config:
+    """The training config of ``name`` for the learning comparison.
+
+    Args:
+        name (str): A benchmark model name, or the name of an extra model.
+        args (argparse.Namespace): ``data_root``, ``iters``, ``batch``,
+            ``lr``, ``seed``, ``test_images`` and ``out``.
+        roots (dict, optional): The split locations of
+            :func:`resolve_roots`; None: train and test at
+            ``args.data_root``, no validation.
+        model_config (str, optional): Train this config's ``model`` on the
+            recipe instead of the zoo model ``name``.
+
+    Returns:
+        Config: A complete mmengine config.
+    """
+    cfg = _recipe(name, model_config)
+    cfg.work_dir = osp.abspath(osp.join(args.out, name))
+    _set_schedule(cfg, args)
+    _set_roots(cfg, roots or default_roots(args), args.test_images)
     return cfg
 
 
+# --------------------------------------------------------------- comparison
+def _settings(args, roots: Dict[str, Optional[Location]],
+              sources: Dict[str, Optional[str]]) -> Dict:
+    """The report's settings: what was trained on which folders."""
+    return dict(
+        models=list(sources), data_root=osp.abspath(args.data_root),
+        val_root=roots['val'][0] if roots['val'] else None,
+        test_root=roots['test'][0],
+        splits={split: split_folder(location)
+                for split, location in roots.items()},
+        configs={name: path for name, path in sources.items() if path},
+        iters=args.iters, batch=args.batch, lr=args.lr, seed=args.seed,
+        test_images=args.test_images)
+
+
+def _train_one(name: str, cfg: Config) -> Dict:
+    """Train and test one config in a fresh process; its result."""
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    cfg_path = osp.join(cfg.work_dir, f'{name}_learning.py')
+    result_path = osp.join(cfg.work_dir, 'result.json')
+    cfg.dump(cfg_path)
+    with open(osp.join(cfg.work_dir, 'train_test.log'), 'w') as log:
+        code = subprocess.call(
+            [sys.executable, '-m', 'ftan_tools.benchmark.learning', cfg_path,
+             result_path],
+            stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        return dict(exit_code=code)
+    with open(result_path) as f:
+        return json.load(f)
+
+
 def run_learning(args, command: str) -> Dict:
-    """Train and test each model of ``args.models``; write the report.
+    """Train and test each model; write the report.
+
+    Args:
+        args (argparse.Namespace): The ``learn`` options.
+        command (str): The command line, for the report.
 
     Returns:
-        dict: ``command``, ``settings`` and per-model ``results`` (test
-        metrics of the final weights, training and test wall time); also
-        written to ``args.out`` as ``learning.json`` and ``learning.md``.
+        dict: ``command``, ``settings`` (models, the train/val/test
+        folders, recipe) and per-model ``results`` (test metrics of the
+        final weights, validation metrics, training and test wall time);
+        also written to ``args.out`` as ``learning.json`` and
+        ``learning.md``.
     """
+    roots = resolve_roots(args)
+    sources = model_sources(args)
     os.makedirs(args.out, exist_ok=True)
-    report = dict(
-        command=command,
-        settings=dict(models=list(args.models), data_root=args.data_root,
-                      iters=args.iters, batch=args.batch, lr=args.lr,
-                      seed=args.seed, test_images=args.test_images),
-        results={})
-    for i, name in enumerate(args.models, 1):
-        cfg = learning_config(name, args)
-        os.makedirs(cfg.work_dir, exist_ok=True)
-        cfg_path = osp.join(cfg.work_dir, f'{name}_learning.py')
-        result_path = osp.join(cfg.work_dir, 'result.json')
-        cfg.dump(cfg_path)
-        print(f'[{i}/{len(args.models)}] {name}: {args.iters} iterations',
+    report = dict(command=command, settings=_settings(args, roots, sources),
+                  results={})
+    for i, (name, model_config) in enumerate(sources.items(), 1):
+        cfg = learning_config(name, args, roots, model_config)
+        print(f'[{i}/{len(sources)}] {name}: {args.iters} iterations',
               flush=True)
-        with open(osp.join(cfg.work_dir, 'train_test.log'), 'w') as log:
-            code = subprocess.call(
-                [sys.executable, '-m', 'ftan_tools.benchmark.learning',
-                 cfg_path, result_path],
-                stdout=log, stderr=subprocess.STDOUT)
-        result = dict(exit_code=code)
-        if code == 0:
-            with open(result_path) as f:
-                result = json.load(f)
+        result = _train_one(name, cfg)
+        result['config'] = model_config or learn_config_path(name)
         report['results'][name] = result
         print(f'  {name}: ' + (', '.join(
             f'{k}={result["metrics"].get(k)}' for k in ('F1', 'IoU'))
-            if code == 0 else f'failed (exit code {code}), see '
+            if 'metrics' in result else
+            f'failed (exit code {result["exit_code"]}), see '
             f'{cfg.work_dir}/train_test.log'), flush=True)
     with open(osp.join(args.out, 'learning.json'), 'w') as f:
         json.dump(report, f, indent=1)
@@ -105,43 +296,82 @@ def run_learning(args, command: str) -> Dict:
     return report
 
 
+def _row(name: str, result: Dict, with_val: bool) -> str:
+    """One Markdown table row."""
+    if 'metrics' not in result:
+        return f'| {name} | failed (exit code {result["exit_code"]}) |'
+    cells = [f'{result["metrics"].get(k, float("nan")):.2f}'
+             for k in METRIC_KEYS]
+    if with_val:
+        val_f1 = result.get('val_metrics', {}).get('F1', float('nan'))
+        cells.append(f'{val_f1:.2f}')
+    cells += [f'{result["train_s"]:.0f}', f'{result["test_s"]:.0f}']
+    return f'| {name} | ' + ' | '.join(cells) + ' |'
+
+
 def learning_markdown(report: Dict) -> str:
-    """A Markdown table of the learning comparison."""
+    """A Markdown table of the learning comparison.
+
+    Args:
+        report (dict): The report of :func:`run_learning`.
+
+    Returns:
+        str: The section, with the command, the folders and the table.
+    """
     s = report['settings']
+    splits = s.get('splits') or dict(train=s['data_root'], val=None,
+                                     test=s['data_root'])
+    with_val = splits.get('val') is not None
+    header = list(METRIC_KEYS) + (['Val F1'] if with_val else []) + [
+        'Train (s)', 'Test (s)']
     lines = [
         '## Learning comparison', '',
         f'Command: `{report["command"]}`', '',
         f'{s["iters"]} iterations, batch {s["batch"]}, AdamW lr {s["lr"]}, '
-        f'seed {s["seed"]}, data `{s["data_root"]}`; change-class metrics '
-        '(%) of the final weights on the test split.', '',
-        '| Model | ' + ' | '.join(METRIC_KEYS) + ' | Train (s) | Test (s) |',
-        '|---' * (len(METRIC_KEYS) + 3) + '|'
+        f'seed {s["seed"]}; train `{splits["train"]}`, validation '
+        + (f'`{splits["val"]}`' if with_val else 'none')
+        + f', test `{splits["test"]}`; change-class metrics (%) of the '
+        'final weights on the test split'
+        + (' (Val F1: on the validation split)' if with_val else '') + '.',
+        '',
+        '| Model | ' + ' | '.join(header) + ' |',
+        '|---' * (len(header) + 1) + '|'
     ]
-    for name, r in report['results'].items():
-        if 'metrics' not in r:
-            lines.append(f'| {name} | failed (exit code {r["exit_code"]}) |')
-            continue
-        lines.append(f'| {name} | ' + ' | '.join(
-            f'{r["metrics"].get(k, float("nan")):.2f}' for k in METRIC_KEYS)
-            + f' | {r["train_s"]:.0f} | {r["test_s"]:.0f} |')
+    lines += [_row(name, r, with_val) for name, r in report['results'].items()]
     return '\n'.join(lines) + '\n'
+
+
+# ------------------------------------------------------------------ worker
+def _val_metrics(runner) -> Dict[str, float]:
+    """The metrics of the last validation (empty without one)."""
+    scalars = runner.message_hub.log_scalars
+    return {key: float(scalars[f'val/{key}'].current())
+            for key in METRIC_KEYS if f'val/{key}' in scalars}
 
 
 def train_and_test(cfg_path: str, result_path: str) -> Dict:
     """Train the config with an mmengine Runner, then test it.
 
+    Args:
+        cfg_path (str): The dumped config.
+        result_path (str): JSON file to write.
+
     Returns:
-        dict: ``metrics`` (test), ``train_s`` and ``test_s``.
+        dict: ``metrics`` (test), ``val_metrics``, ``train_s`` and
+        ``test_s``.
     """
     import ftan_opencd  # noqa: F401  registers FTAN in open-cd
     from mmengine.runner import Runner
-    runner = Runner.from_cfg(Config.fromfile(cfg_path))
+    cfg = Config.fromfile(cfg_path)
+    runner = Runner.from_cfg(cfg)
+    log_data_roots(cfg)
     start = time.perf_counter()
     runner.train()
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     metrics = runner.test()
     result = dict(metrics={k: float(v) for k, v in metrics.items()},
+                  val_metrics=_val_metrics(runner),
                   train_s=train_s, test_s=time.perf_counter() - start)
     with open(result_path, 'w') as f:
         json.dump(result, f, indent=1)

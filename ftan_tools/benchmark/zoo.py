@@ -41,6 +41,24 @@ def config_dir() -> str:
 def model_config_path(name: str) -> str:
     """Path of the benchmark config of model ``name``."""
     return osp.join(config_dir(), 'benchmark', f'{name}.py')
+
+
+def learn_config_path(name: str) -> str:
+    """Path of the runnable config of model ``name`` on the learning recipe
+    (``configs/benchmark/learn/<name>.py``).
+
+    Args:
+        name (str): One of :data:`MODEL_NAMES`.
+
+    Raises:
+        KeyError: ``name`` is not a benchmark model.
+    """
+    if name not in MODEL_NAMES:
+        raise KeyError(f'unknown benchmark model {name!r}; choose from '
+                       f'{sorted(MODEL_NAMES)}')
+    return osp.join(config_dir(), 'benchmark', 'learn', f'{name}.py')
+
+
 BASELINE = 'ftan-b'
 
 # Variants of an FTAN model; 'reference' is the reference's compute pattern

@@ -1,0 +1,8 @@
+# open-cd's SNUNet-CD (ECAM, 16 channels), randomly initialised (the model of
+# configs/benchmark/snunet-c16.py), on the learning recipe of
+# configs/benchmark/_learning_.py. A complete config: tools/train.py and
+# tools/test.py run it like any FTAN config, and `tools/benchmark.py learn`
+# trains it:
+#   python tools/train.py configs/benchmark/learn/snunet-c16.py \
+#       --data-root DIR --iters N
+_base_ = ['../_learning_.py', '../snunet-c16.py']
