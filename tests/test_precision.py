@@ -56,3 +56,26 @@ def test_bf16_wrapper_autocasts_the_forward_only():
         assert p.dtype == torch.float32, name
         assert p.grad is None or torch.isfinite(p.grad).all(), name
     assert not torch.equal(model['fc'].weight, before)
+
+
+def test_amp_options_pick_the_wrapper_and_test_loop(monkeypatch):
+    from mmengine.config import Config
+    monkeypatch.setattr(precision, 'run_device', lambda: 'cpu')
+
+    def config():
+        return Config(dict(optim_wrapper=dict(type='OptimWrapper'),
+                           test_cfg=dict(type='TestLoop')))
+
+    monkeypatch.setattr(precision, 'cpu_bf16_flags', lambda: ('avx512_bf16', ))
+    cfg = config()
+    assert 'bfloat16' in precision.amp_for_training(cfg)
+    assert cfg.optim_wrapper.type == 'BF16AutocastOptimWrapper'
+    precision.amp_for_testing(cfg)
+    assert cfg.test_cfg == dict(type='TestLoop', fp16=True)
+
+    monkeypatch.setattr(precision, 'cpu_bf16_flags', lambda: ())
+    cfg = config()
+    assert 'running float32' in precision.amp_for_training(cfg)
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    precision.amp_for_testing(cfg)
+    assert 'fp16' not in cfg.test_cfg

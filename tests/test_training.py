@@ -210,3 +210,26 @@ def test_open_cd_style_training_without_the_project_tools(data_root,
     run_tool('-c', script, DEMO_CFG, str(tmp_path), '--o',
              *tiny_options(data_root, 2))
     assert (tmp_path / 'iter_2.pth').is_file()
+
+
+def test_amp_training_and_testing_on_cpu(data_root, tmp_path):
+    """--amp on CPU: bf16 autocast where native (this wrapper in the dumped
+    config), float32 with a log line elsewhere; finite losses either way."""
+    from ftan_opencd.utils.precision import cpu_bf16_flags
+    work = tmp_path / 'amp'
+    log = run_tool('tools/train.py', DEMO_CFG, '--work-dir', str(work),
+                   '--amp', '--cfg-options', *tiny_options(data_root, 2))
+    dumped = Config.fromfile(str(work / osp.basename(DEMO_CFG)))
+    if cpu_bf16_flags():
+        assert '--amp: bfloat16 autocast on the CPU' in log
+        assert dumped.optim_wrapper.type == 'BF16AutocastOptimWrapper'
+    else:
+        assert 'running float32' in log
+        assert dumped.optim_wrapper.type == 'OptimWrapper'
+    losses = [float(line.split('loss: ')[1].split()[0])
+              for line in log.splitlines() if 'Iter(train)' in line]
+    assert losses and all(np.isfinite(losses))
+    log = run_tool('tools/test.py', DEMO_CFG, str(work / 'iter_2.pth'),
+                   '--work-dir', str(work), '--amp', '--cfg-options',
+                   *tiny_options(data_root, 2))
+    assert 'F1' in log

@@ -1,7 +1,7 @@
 """Test (and evaluate) a trained change detector (open-cd's test.py).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--data-root DIR]
-        [--show-dir DIR] [--tta] [--trust-checkpoint] [--cfg-options k=v ...]
+        [--show-dir DIR] [--tta] [--amp] [--trust-checkpoint] [--cfg-options k=v ...]
         [--launcher pytorch]
 
 ``--data-root`` (or ``--cfg-options data_root=DIR``) tests on DIR/test of a
@@ -16,6 +16,7 @@ config, a missing folder) end with one ``error: ...`` line and exit status
 import argparse
 import os.path as osp
 
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
@@ -24,6 +25,7 @@ from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
                                parse_runner_args, prepare_cpu_distributed,
                                safe_checkpoint_loading)
 from ftan_opencd.utils.config_loading import log_data_roots
+from ftan_opencd.utils.precision import amp_for_testing
 from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
                                            exit_on_user_error)
 
@@ -38,6 +40,11 @@ def parse_args():
         'green: false detection, red: missed detection)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast the test: bf16 on CPUs with native bf16 (AVX-512 '
+        'BF16 / AMX; float32 with a log line elsewhere), fp16 on CUDA')
     add_runner_arguments(parser)
     return parse_runner_args(parser)
 
@@ -63,6 +70,8 @@ def build_config(args):
     cfg.load_from = args.checkpoint
     cfg.resume = False
     add_fit_check(cfg, strict=True, source=args.checkpoint)
+    if args.amp:
+        print_log(amp_for_testing(cfg), logger='current')
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='ChangeErrorMapHook', out_dir=osp.abspath(args.show_dir))

@@ -22,7 +22,6 @@ status 1, without a traceback.
 """
 import argparse
 import copy
-import logging
 
 from mmengine.logging import print_log
 from mmengine.registry import DATASETS
@@ -38,6 +37,7 @@ from ftan_opencd.utils.config_loading import (check_schedule,
                                               enable_image_verification,
                                               log_data_roots, set_train_iters,
                                               split_datasets)
+from ftan_opencd.utils.precision import amp_for_training
 from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
                                            check_config_path,
                                            exit_on_user_error)
@@ -55,7 +55,11 @@ def parse_args():
         help='resume from the latest checkpoint in the work dir, or from '
         'the given checkpoint path')
     parser.add_argument(
-        '--amp', action='store_true', help='mixed-precision training')
+        '--amp',
+        action='store_true',
+        help='mixed precision: bf16 (or fp16) AmpOptimWrapper on CUDA, bf16 '
+        'autocast on CPUs with native bf16 (AVX-512 BF16 / AMX); float32 '
+        'with a log line on other CPUs')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -117,12 +121,7 @@ def build_config(args):
                 'rescales the schedule and the intervals)')
         set_train_iters(cfg, args.iters)
     if args.amp:
-        if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in the config.',
-                      logger='current', level=logging.WARNING)
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        print_log(amp_for_training(cfg), logger='current')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise UserError(f'--auto-scale-lr: {args.config} defines no '

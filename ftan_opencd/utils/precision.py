@@ -44,3 +44,49 @@ def describe_amp(device: str) -> str:
     where = 'GPU' if torch.device(device).type == 'cuda' else \
         f'CPU with {"+".join(cpu_bf16_flags())}'
     return f'--amp: {str(dtype).replace("torch.", "")} autocast on the {where}'
+
+
+def run_device() -> str:
+    """The device a runner of this process trains or tests on."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def amp_for_training(cfg) -> str:
+    """Switch ``cfg.optim_wrapper`` to mixed precision (``--amp``).
+
+    CUDA: mmengine's ``AmpOptimWrapper`` in bfloat16 where the GPU has it,
+    else float16 with dynamic loss scaling. CPU with native bfloat16:
+    :class:`~ftan_opencd.engine.BF16AutocastOptimWrapper`. Other CPUs: the
+    config is left in float32.
+
+    Returns:
+        str: What was done, for the log.
+    """
+    device = run_device()
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type') in ('AmpOptimWrapper', 'BF16AutocastOptimWrapper'):
+        return f'--amp: the config already uses {wrapper.type}'
+    dtype = amp_dtype(device)
+    if dtype is not None and device == 'cuda':
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.dtype = str(dtype).replace('torch.', '')
+        wrapper.setdefault('loss_scale', 'dynamic')
+    elif dtype is not None:
+        wrapper.type = 'BF16AutocastOptimWrapper'
+    return describe_amp(device)
+
+
+def amp_for_testing(cfg) -> str:
+    """Run ``cfg``'s test loop under autocast (``tools/test.py --amp``):
+    mmengine's ``TestLoop(fp16=True)``, which autocasts to bfloat16 on CPU
+    and float16 on CUDA; left in float32 on CPUs without native bfloat16.
+
+    Returns:
+        str: What was done, for the log.
+    """
+    device = run_device()
+    if amp_dtype(device) is not None:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'),
+                            fp16=True)
+    return describe_amp(device).replace(
+        'float16 autocast', 'float16 autocast (mmengine TestLoop fp16)')
