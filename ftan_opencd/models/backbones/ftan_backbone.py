@@ -7,12 +7,13 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, PretrainedInit
 from torch import Tensor
 
 from opencd.registry import MODELS
 from ..utils import REFERENCE_INIT
 from .mcfa import MCFA
+from .mscan_weights import MSCANPretrainedInit
 
 
 def conv_norm(in_channels: int, out_channels: int, norm_cfg: Dict,
@@ -136,7 +137,24 @@ class FTANBackbone(BaseModule):
         pretrained (str, optional): Checkpoint to load (deprecated form of
             ``init_cfg=dict(type='Pretrained', checkpoint=...)``).
         init_cfg (dict | list, optional): Initialisation config. Default:
-            the reference initialisation (:data:`REFERENCE_INIT`).
+            the reference initialisation (:data:`REFERENCE_INIT`). A
+            ``dict(type='Pretrained', checkpoint=...)`` loads SegNeXt's
+            MSCAN weights (mmseg ``MSCAN``: a bare state dict, an mmengine
+            checkpoint or a segmentor's with ``backbone.`` keys; local file
+            or http(s) URL) or an FTAN checkpoint; see
+            :meth:`init_weights`.
+
+    Example:
+        Start FTAN-B from SegNeXt's ImageNet MSCAN-B (URL: ``MSCAN_IMAGENET_
+        URLS['b']`` in :mod:`.mscan_weights`, or a local copy), 4 bands in
+        the order R, G, B, NIR::
+
+            backbone = dict(
+                type='FTANBackbone', arch='b', in_channels=4,
+                init_cfg=dict(
+                    type='Pretrained',
+                    checkpoint='checkpoints/mscan_b_20230227-3ab7d230.pth',
+                    rgb_bands=(0, 1, 2)))
     """
 
     arch_settings = {
@@ -207,6 +225,63 @@ class FTANBackbone(BaseModule):
             ]))
             self.stage_norms.append(build_norm_layer(stage_norm_cfg, dim)[1])
             prev, start = dim, start + depth
+
+    def init_weights(self) -> None:
+        """Initialise; with a ``Pretrained`` init_cfg, start from MSCAN.
+
+        Without ``Pretrained`` this is mmengine's ``init_weights``. With
+        ``dict(type='Pretrained', checkpoint=..., **options)`` every weight
+        first gets the other init_cfg entries (default: the reference
+        initialisation, :data:`REFERENCE_INIT`), then the checkpoint is
+        loaded by :func:`~.mscan_weights.load_mscan_weights`: read with the
+        project's safe loader, MSCAN names mapped to FTAN names, the RGB
+        stem widened to ``in_channels`` bands (:func:`~.mscan_weights.
+        widen_stem_weight`: R, G, B filters on ``rgb_bands``, the mean RGB
+        filter on the other bands, all times 3/N), loaded with
+        ``strict=False``. FDM-AC and PConv parameters (MCFA's additions to
+        MSCA, paper Eq. 1-4 and 5) stay at their initialisation. The log says
+        how many keys loaded and names those that did not.
+
+        Options besides ``checkpoint``: ``prefix`` (default ``'backbone.'``
+        when present), ``map_location`` (default ``'cpu'``),
+        ``trust_checkpoint`` (unpickle fully; default False), ``rgb_bands``
+        (default ``(0, 1, 2)`` for 3 or more bands) and ``partial`` (load
+        what fits; default False: a checkpoint of another arch is an error
+        listing the shape mismatches).
+        """
+        pretrained = self._pretrained_cfg()
+        if pretrained is None:
+            super().init_weights()
+            return
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else \
+            [self.init_cfg]
+        others = [c for c in cfgs if c is not pretrained] or \
+            copy.deepcopy(REFERENCE_INIT)
+        options = {k: v for k, v in pretrained.items() if k != 'type'}
+        saved = self.init_cfg
+        # mmengine applies non-Pretrained entries in order: MSCAN weights
+        # are loaded last, over the initialisation.
+        self.init_cfg = others + [dict(type=MSCANPretrainedInit, **options)]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = saved
+
+    def _pretrained_cfg(self) -> Optional[Dict]:
+        """The ``Pretrained`` entry of init_cfg, or None."""
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else \
+            [self.init_cfg] if self.init_cfg else []
+        found = [
+            c for c in cfgs
+            if c.get('type') in ('Pretrained', PretrainedInit)
+        ]
+        if len(found) > 1:
+            raise ValueError('FTANBackbone: init_cfg has more than one '
+                             'Pretrained entry')
+        if found and not found[0].get('checkpoint'):
+            raise ValueError('FTANBackbone: init_cfg Pretrained needs a '
+                             'checkpoint (local file or http(s) URL)')
+        return found[0] if found else None
 
     def _parse_arch(self, arch: Union[str, Dict]) -> Dict:
         if isinstance(arch, str):
