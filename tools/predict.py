@@ -9,6 +9,14 @@ Single pair:
 
 (the stride defaults to 3/4 of the window)
 
+Change polygons (GeoPackage or GeoJSON, in the CRS of img1; pixel
+coordinates for PNG/JPG pairs), vectorised band by band as the rows are
+predicted:
+
+    python tools/predict.py CONFIG CHECKPOINT --img1 A.tif --img2 B.tif \
+        --out change.tif --vector changes.gpkg [--min-area 20 | \
+        --min-area-map 50] [--simplify 0.5] [--connectivity 4]
+
 Folders (pairs matched by identical file name):
 
     python tools/predict.py CONFIG CHECKPOINT --dir1 A/ --dir2 B/ \
@@ -33,7 +41,9 @@ from mmengine.config import DictAction
 
 from ftan_opencd.apis import init_model, predict_pair_to_file
 from ftan_opencd.apis.folders import output_name, pair_folders
+from ftan_opencd.apis.vectorize import check_vector_file, check_vector_options
 from ftan_opencd.apis.writers import check_output_files
+from ftan_opencd.pixels import is_raster_path
 from ftan_opencd.utils import add_trust_argument
 
 
@@ -76,6 +86,25 @@ def parse_args(argv=None):
                         'float16 on GPUs')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
+    vector = parser.add_argument_group(
+        'change polygons (need the [geo] extra: rasterio, shapely, pyogrio)')
+    vector.add_argument('--vector', metavar='FILE',
+                        help='also write the change polygons to FILE '
+                        '(.gpkg or .geojson; single pair only), with the '
+                        'attributes area_px, area_map, prob_mean, prob_max')
+    area = vector.add_mutually_exclusive_group()
+    area.add_argument('--min-area', type=int, default=0, metavar='PIXELS',
+                      help='drop objects of fewer pixels (default: 0)')
+    area.add_argument('--min-area-map', type=float, default=None,
+                      metavar='AREA', help='drop objects smaller than AREA in '
+                      'map units (CRS units squared; GeoTIFF input only)')
+    vector.add_argument('--simplify', type=float, default=None,
+                        metavar='TOL', help='simplify the outlines with this '
+                        'tolerance (map units; pixels for PNG/JPG input); '
+                        'default: exact pixel outlines')
+    vector.add_argument('--connectivity', type=int, choices=(4, 8),
+                        default=4, help='pixels of one object share an edge '
+                        '(4, default) or an edge or a corner (8)')
     add_trust_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
@@ -96,13 +125,49 @@ def parse_args(argv=None):
     if args.threshold is not None and not 0 < args.threshold < 1:
         parser.error('--threshold must be a probability strictly between 0 '
                      f'and 1, got {args.threshold}')
+    check_vector_args(parser, args)
     return args
+
+
+def check_vector_args(parser, args) -> None:
+    """Refuse polygon options without ``--vector`` or with bad values."""
+    given = [name for name, value, default in (
+        ('--min-area', args.min_area, 0),
+        ('--min-area-map', args.min_area_map, None),
+        ('--simplify', args.simplify, None),
+        ('--connectivity', args.connectivity, 4)) if value != default]
+    if args.vector is None:
+        if given:
+            parser.error(f'{", ".join(given)} describe the polygons of '
+                         '--vector FILE; add it')
+        return
+    if args.dir1:
+        parser.error('--vector writes the polygons of one pair: use it with '
+                     '--img1/--img2/--out')
+    try:
+        check_vector_options(args.min_area, args.min_area_map,
+                             args.simplify, args.connectivity)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.min_area_map is not None and not is_raster_path(args.img1):
+        parser.error(f'--min-area-map is in map units and {args.img1} is '
+                     'not a GeoTIFF: give --min-area in pixels')
 
 
 def prob_path(out_file: str) -> str:
     """``<out stem>_prob<out suffix>``."""
     stem, suffix = osp.splitext(out_file)
     return f'{stem}_prob{suffix}'
+
+
+def vector_options(args) -> dict:
+    """Keyword arguments of :func:`predict_pair_to_file` for ``--vector``
+    (none without it)."""
+    if args.vector is None:
+        return {}
+    return dict(vector_file=args.vector, min_area=args.min_area,
+                min_area_map=args.min_area_map, simplify=args.simplify,
+                connectivity=args.connectivity)
 
 
 def folder_jobs(args):
@@ -139,6 +204,13 @@ def main(argv=None):
     for img1, img2, out in jobs:  # before the model is built
         check_output_files(out, prob_path(out) if args.prob else None,
                            (img1, img2))
+    if args.vector is not None:
+        try:
+            check_vector_file(args.vector, (
+                args.img1, args.img2, args.out,
+                prob_path(args.out) if args.prob else None))
+        except (ImportError, ValueError) as exc:
+            raise SystemExit(f'error: --vector {args.vector}: {exc}') from exc
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options,
                        trust_checkpoint=args.trust_checkpoint or None)
@@ -151,7 +223,7 @@ def main(argv=None):
                 window=args.window, stride=args.stride,
                 batch_size=args.batch_size, threshold=args.threshold,
                 progress=not args.no_progress, max_value=args.max_value,
-                nodata=args.nodata, amp=args.amp)
+                nodata=args.nodata, amp=args.amp, **vector_options(args))
         except Exception as exc:  # noqa: BLE001 - reported, the run goes on
             if len(jobs) == 1:
                 raise
@@ -161,6 +233,8 @@ def main(argv=None):
             continue
         print(f'\n{img1} + {img2} -> {out} ({summary["changed"]} changed, '
               f'{summary["nodata"]} nodata of {summary["pixels"]} pixels)')
+        if args.vector is not None:
+            print(f'{summary["polygons"]} change polygon(s) -> {args.vector}')
         results.append(dict(img1=img1, img2=img2, out=out, status='ok',
                             **summary))
     if args.out_dir:

@@ -4,7 +4,10 @@ Memory stays bounded by one band of windows: the inputs are read a band of
 rows at a time (GeoTIFFs lazily through rasterio windows, with GDAL's block
 cache capped, see :func:`.sources.raster_env`) and only ``2 * window * W``
 float32 accumulators are held; the finished rows go to a writer (memory for
-:func:`predict_pair`, the output file for :func:`predict_pair_to_file`).
+:func:`predict_pair`, the output file for :func:`predict_pair_to_file`, and
+the change polygons of its ``vector_file`` or of
+:func:`predict_pair_polygons`, vectorised band by band, see
+:mod:`.vectorize`).
 """
 import contextlib
 import copy
@@ -28,6 +31,9 @@ from ..utils.checkpoint import load_weights
 from ..utils.precision import amp_dtype, describe_amp
 from .sliding_window import RowBlender, WindowLayout
 from .sources import ImageLike, open_pair, raster_env
+from .vectorize import (ChangeVectorizer, check_vector_file,
+                        check_vector_options, import_geo, require_georef,
+                        vectorizing_writer)
 from .writers import NODATA, ArrayWriter, check_output_files, \
     make_file_writer
 
@@ -448,7 +454,12 @@ def predict_pair_to_file(model: nn.Module,
                          max_value: Optional[float] = None,
                          nodata: Optional[float] = None,
                          channel_order: str = 'bgr',
-                         amp: bool = False) -> dict:
+                         amp: bool = False,
+                         vector_file: Optional[str] = None,
+                         min_area: int = 0,
+                         min_area_map: Optional[float] = None,
+                         simplify: Optional[float] = None,
+                         connectivity: int = 4) -> dict:
     """Like :func:`predict_pair`, writing the result to files.
 
     A ``.tif``/``.tiff`` ``out_file`` becomes a GeoTIFF (uint8 0/1 with
@@ -458,6 +469,12 @@ def predict_pair_to_file(model: nn.Module,
     output that is one of the inputs, are refused before any computation.
     Files appear only when complete (written under a temporary name, then
     renamed); a failed run leaves nothing.
+
+    ``vector_file`` (``.gpkg`` or ``.geojson``) also receives the change
+    polygons, vectorised band by band as the rows are predicted (see
+    :mod:`.vectorize` and :func:`predict_pair_polygons`); it needs the
+    ``[geo]`` extra (rasterio, shapely, pyogrio), checked before any
+    computation.
 
     Args:
         model (nn.Module): Change detector from :func:`init_model`.
@@ -475,13 +492,106 @@ def predict_pair_to_file(model: nn.Module,
         nodata (float, optional): See :func:`predict_pair`.
         channel_order (str): See :func:`predict_pair`.
         amp (bool): See :func:`predict_pair`.
+        vector_file (str, optional): Change polygons file, ``.gpkg`` or
+            ``.geojson``, in the CRS of date 1 (pixel coordinates for
+            inputs without georeferencing, said in the layer description).
+        min_area (int): See :func:`predict_pair_polygons`.
+        min_area_map (float, optional): See :func:`predict_pair_polygons`.
+        simplify (float, optional): See :func:`predict_pair_polygons`.
+        connectivity (int): See :func:`predict_pair_polygons`.
 
     Returns:
-        dict: ``pixels``, ``changed`` and ``nodata`` pixel counts.
+        dict: ``pixels``, ``changed`` and ``nodata`` pixel counts (and
+        ``polygons``, the features written, with ``vector_file``).
     """
     check_output_files(out_file, prob_file, (img1, img2))
-    return _run(model, img1, img2,
-                lambda src: make_file_writer(out_file, prob_file, src.height,
-                                             src.width, src.georef),
-                window, stride, batch_size, threshold, progress, max_value,
-                nodata, channel_order, amp)[1]
+    options = dict(min_area=min_area, min_area_map=min_area_map,
+                   simplify=simplify, connectivity=connectivity)
+    if vector_file is not None:
+        check_vector_options(**options)
+        check_vector_file(vector_file, (img1, img2, out_file, prob_file))
+
+    def make_writer(src):
+        def mask_writer():
+            return make_file_writer(out_file, prob_file, src.height,
+                                    src.width, src.georef)
+
+        if vector_file is None:
+            return mask_writer()
+        return vectorizing_writer(mask_writer, vector_file, src, **options)
+
+    writer, summary = _run(model, img1, img2, make_writer, window, stride,
+                           batch_size, threshold, progress, max_value,
+                           nodata, channel_order, amp)
+    if vector_file is not None:
+        summary['polygons'] = writer.vectorizer.count
+    return summary
+
+
+def predict_pair_polygons(model: nn.Module,
+                          img1: ImageLike,
+                          img2: ImageLike,
+                          window: int = 256,
+                          stride: int = 192,
+                          batch_size: int = 8,
+                          threshold: Optional[float] = None,
+                          progress: bool = True,
+                          max_value: Optional[float] = None,
+                          nodata: Optional[float] = None,
+                          channel_order: str = 'bgr',
+                          amp: bool = False,
+                          min_area: int = 0,
+                          min_area_map: Optional[float] = None,
+                          simplify: Optional[float] = None,
+                          connectivity: int = 4) -> List[dict]:
+    """Change polygons of an image pair of any size.
+
+    The mask of :func:`predict_pair` is vectorised band by band as the rows
+    are predicted (the mask never sits in memory; a polygon crossing bands
+    is one polygon): one feature per connected component of changed pixels
+    (nodata is not change). Needs rasterio and shapely (the ``[geo]``
+    extra), checked before any computation.
+
+    Args:
+        model (nn.Module): Change detector from :func:`init_model`.
+        img1 (str | np.ndarray): Date 1 (see :func:`predict_pair`).
+        img2 (str | np.ndarray): Date 2.
+        window (int): Window side. Default: 256.
+        stride (int): Step between windows. Default: 192.
+        batch_size (int): Windows per forward pass. Default: 8.
+        threshold (float, optional): See :func:`predict_pair`.
+        progress (bool): Show a progress bar. Default: True.
+        max_value (float, optional): See :func:`predict_pair`.
+        nodata (float, optional): See :func:`predict_pair`.
+        channel_order (str): See :func:`predict_pair`.
+        amp (bool): See :func:`predict_pair`.
+        min_area (int): Objects of fewer pixels are dropped. Default: 0.
+        min_area_map (float, optional): Objects smaller than this area in
+            map units (CRS units squared) are dropped; GeoTIFF inputs only.
+        simplify (float, optional): Topology-preserving Douglas-Peucker
+            tolerance in map units (pixels without georeferencing); None
+            keeps the exact pixel outlines.
+        connectivity (int): 4 (default: pixels sharing an edge; every
+            feature a ``Polygon``) or 8 (also corners; ``MultiPolygon``).
+
+    Returns:
+        list[dict]: One dict per object, top-left first: ``geometry``
+        (shapely, in the CRS of date 1; for arrays and PNG/JPG inputs pixel
+        coordinates x = column, y = row downwards), ``area_px``,
+        ``area_map`` (map units; equal to ``area_px`` without
+        georeferencing), ``prob_mean`` and ``prob_max``. Ready for
+        ``geopandas.GeoDataFrame(polygons, crs=...)``.
+    """
+    check_vector_options(min_area, min_area_map, simplify, connectivity)
+    import_geo(files=False)
+    polygons = []
+
+    def make_writer(src):
+        require_georef(src.georef, min_area_map, src.name)
+        return ChangeVectorizer(
+            polygons.append, src.georef[1] if src.georef else None,
+            connectivity, min_area, min_area_map, simplify)
+
+    _run(model, img1, img2, make_writer, window, stride, batch_size,
+         threshold, progress, max_value, nodata, channel_order, amp)
+    return polygons

@@ -11,6 +11,18 @@ Conventions (so that no metric is ever NaN):
 * An evaluation without any valid pixel (all ignored) returns 0 everywhere.
 * ``mIoU`` averages the per-class IoU over the classes that occur in the
   ground truth or the prediction, as mmseg's ``IoUMetric`` does.
+
+Object-level scores (``ChangeMetric(object_iou=0.5)``, off by default): the
+objects are the connected components of changed pixels (4-connectivity by
+default, as in the change polygons of :mod:`ftan_opencd.apis.vectorize`) of
+the prediction and of the ground truth of each image, ignored pixels left
+out of both. A predicted object matches a labelled one when their IoU is at
+least ``object_iou``; pairs are matched one-to-one, greedily by decreasing
+IoU (for ``object_iou > 0.5`` an object can overlap only one other that
+much, so this is the optimal matching). ``object_precision`` is matched /
+predicted objects, ``object_recall`` matched / labelled objects and
+``object_F1`` 2 matched / (predicted + labelled), summed over the images,
+with the same conventions (no object anywhere: 100).
 """
 import logging
 from collections import OrderedDict
@@ -22,6 +34,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from opencd.registry import METRICS
 from prettytable import PrettyTable
+from scipy import ndimage
 
 DEFAULT_CLASSES = ('unchanged', 'changed')
 
@@ -91,6 +104,77 @@ def overall_scores(confusion: np.ndarray) -> Tuple[float, float]:
     return 100.0 * observed, 100.0 * kappa
 
 
+def label_objects(mask: np.ndarray, connectivity: int = 4):
+    """Connected components of a boolean mask.
+
+    Args:
+        mask (np.ndarray): (H, W) bool.
+        connectivity (int): 4 (edges) or 8 (edges and corners).
+
+    Returns:
+        tuple[np.ndarray, int]: int32 labels (0 = background) and their
+        count.
+    """
+    structure = ndimage.generate_binary_structure(
+        2, 1 if connectivity == 4 else 2)
+    return ndimage.label(mask, structure=structure)
+
+
+def match_objects(pred: np.ndarray, gt: np.ndarray, iou: float,
+                  connectivity: int = 4) -> np.ndarray:
+    """Count the predicted objects that match a labelled object.
+
+    Args:
+        pred (np.ndarray): (H, W) bool predicted change.
+        gt (np.ndarray): (H, W) bool labelled change.
+        iou (float): Smallest IoU of a match.
+        connectivity (int): 4 or 8, see :func:`label_objects`.
+
+    Returns:
+        np.ndarray: int64 ``[matched, predicted, labelled]`` object counts;
+        matches are one-to-one, greedy by decreasing IoU.
+    """
+    pred_labels, num_pred = label_objects(pred, connectivity)
+    gt_labels, num_gt = label_objects(gt, connectivity)
+    if num_pred == 0 or num_gt == 0:
+        return np.array([0, num_pred, num_gt], np.int64)
+    pred_area = np.bincount(pred_labels.ravel(), minlength=num_pred + 1)
+    gt_area = np.bincount(gt_labels.ravel(), minlength=num_gt + 1)
+    both = (pred_labels > 0) & (gt_labels > 0)
+    codes = pred_labels[both].astype(np.int64) * (num_gt + 1) + \
+        gt_labels[both]
+    codes, inter = np.unique(codes, return_counts=True)
+    p, g = np.divmod(codes, num_gt + 1)
+    ious = inter / (pred_area[p] + gt_area[g] - inter)
+    matched, used_pred, used_gt = 0, set(), set()
+    for k in np.argsort(-ious, kind='stable'):
+        if ious[k] < iou:
+            break
+        if p[k] not in used_pred and g[k] not in used_gt:
+            used_pred.add(p[k])
+            used_gt.add(g[k])
+            matched += 1
+    return np.array([matched, num_pred, num_gt], np.int64)
+
+
+def object_scores(counts: np.ndarray) -> Dict[str, float]:
+    """Object precision, recall and F1 in percent.
+
+    Args:
+        counts (np.ndarray): ``[matched, predicted, labelled]`` objects.
+
+    Returns:
+        dict[str, float]: ``object_precision``, ``object_recall`` and
+        ``object_F1`` (100 when there is no object at all).
+    """
+    matched, predicted, labelled = (float(c) for c in counts)
+    absent = predicted + labelled == 0
+    return dict(
+        object_precision=float(_ratio(matched, predicted, absent)),
+        object_recall=float(_ratio(matched, labelled, absent)),
+        object_F1=float(_ratio(2 * matched, predicted + labelled, absent)))
+
+
 @METRICS.register_module()
 class ChangeMetric(BaseMetric):
     """Binary change-detection metric from an accumulated confusion matrix.
@@ -111,6 +195,12 @@ class ChangeMetric(BaseMetric):
         prefix (str, optional): Prefix of the metric names: mmengine logs
             ``<prefix>/F1`` etc. Defaults to None, i.e.
             :attr:`default_prefix`.
+        object_iou (float, optional): Also compute ``object_precision``,
+            ``object_recall`` and ``object_F1``, a predicted object matching
+            a labelled one at IoU >= ``object_iou`` (e.g. 0.5; see the
+            module docstring). Defaults to None (pixel metrics only).
+        object_connectivity (int): 4 or 8, the connectivity of the objects.
+            Defaults to 4.
     """
 
     # No prefix: the keys stay ``F1``, ``IoU``, ... as the configs'
@@ -123,10 +213,23 @@ class ChangeMetric(BaseMetric):
                  changed_index: int = 1,
                  ignore_index: int = 255,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 object_iou: Optional[float] = None,
+                 object_connectivity: int = 4) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if object_iou is not None and (
+                isinstance(object_iou, bool)
+                or not isinstance(object_iou, (int, float))
+                or not 0 < object_iou <= 1):
+            raise ValueError('object_iou must be an IoU in (0, 1], e.g. 0.5, '
+                             f'or None; got {object_iou!r}')
+        if object_connectivity not in (4, 8):
+            raise ValueError('object_connectivity must be 4 or 8, got '
+                             f'{object_connectivity!r}')
         self.changed_index = changed_index
         self.ignore_index = ignore_index
+        self.object_iou = object_iou
+        self.object_connectivity = object_connectivity
 
     @property
     def class_names(self) -> Tuple[str, ...]:
@@ -159,27 +262,45 @@ class ChangeMetric(BaseMetric):
                     num_classes, num_classes)
             pred_hist = torch.bincount(
                 pred.flatten(), minlength=num_classes)[:num_classes]
-            self.results.append(
-                (confusion.cpu().numpy(), pred_hist.cpu().numpy()))
+            result = (confusion.cpu().numpy(), pred_hist.cpu().numpy())
+            if self.object_iou is not None:
+                result += (self._objects(sample, valid), )
+            self.results.append(result)
+
+    def _objects(self, sample: dict, valid: torch.Tensor) -> np.ndarray:
+        """``[matched, predicted, labelled]`` objects of one image."""
+        shape = sample['gt_sem_seg']['data'].shape[-2:]
+        pred = sample['pred_sem_seg']['data'].reshape(shape).cpu().numpy()
+        gt = sample['gt_sem_seg']['data'].reshape(shape).cpu().numpy()
+        valid = valid.reshape(shape).cpu().numpy()
+        return match_objects((pred == self.changed_index) & valid,
+                             (gt == self.changed_index) & valid,
+                             self.object_iou, self.object_connectivity)
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         """Compute the metrics from the per-image results of all ranks.
 
         Args:
             results (list[tuple]): ``(confusion, prediction histogram)`` per
-                image, as appended by :meth:`process`.
+                image (and the object counts with ``object_iou``), as
+                appended by :meth:`process`.
 
         Returns:
             dict[str, float]: ``precision``, ``recall``, ``F1``, ``IoU`` (of
-            the changed class), ``OA``, ``Kappa`` and ``mIoU``.
+            the changed class), ``OA``, ``Kappa`` and ``mIoU`` (then
+            ``object_precision``, ``object_recall`` and ``object_F1`` with
+            ``object_iou``).
         """
         names = self.class_names
         num_classes = len(names)
         confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
         pred_hist = np.zeros(num_classes, dtype=np.int64)
-        for image_confusion, image_hist in results:
-            confusion += image_confusion
-            pred_hist += image_hist
+        objects = np.zeros(3, dtype=np.int64)
+        for image_result in results:
+            confusion += image_result[0]
+            pred_hist += image_result[1]
+            if self.object_iou is not None:
+                objects += image_result[2]
         self._warn_if_collapsed(pred_hist, len(results))
 
         scores = class_scores(confusion)
@@ -202,6 +323,13 @@ class ChangeMetric(BaseMetric):
             OA=oa,
             Kappa=kappa,
             mIoU=miou)
+        if self.object_iou is not None:
+            metrics.update(object_scores(objects))
+            print_log(
+                f'objects (IoU >= {self.object_iou}, '
+                f'{self.object_connectivity}-connected): {objects[0]} '
+                f'matched of {objects[1]} predicted and {objects[2]} '
+                'labelled', 'current')
         return {k: round(float(v), 2) for k, v in metrics.items()}
 
     def _warn_if_collapsed(self, pred_hist: np.ndarray,
