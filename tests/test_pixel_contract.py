@@ -117,7 +117,6 @@ def predict_inputs(model, files):
     'rgbn_tif', 'six_band_tif'
 ])
 def test_training_test_and_predict_paths_agree_bit_for_bit(tmp_path, name):
-    pytest.importorskip('rasterio')
     channels, files = make_case(name, tmp_path, seed=len(name))
     label = write_png(tmp_path / 'label.png', np.zeros((H, W), np.uint8))
     cfg = demo_config(channels)
@@ -147,7 +146,6 @@ def test_training_test_and_predict_paths_agree_bit_for_bit(tmp_path, name):
 
 
 def test_four_band_without_alpha_is_refused_by_every_path(tmp_path):
-    pytest.importorskip('rasterio')
     _, files = make_case('rgbn_tif', tmp_path, seed=3)
     label = write_png(tmp_path / 'label.png', np.zeros((H, W), np.uint8))
     cfg = demo_config(3)

@@ -5,7 +5,6 @@ The end-to-end tests make the mask independent of the network: the model's
 ``window_probability`` is replaced by a lookup of date 1's pixel codes, so
 the probability map is exactly the one drawn into the image.
 """
-import importlib.util
 import os
 import re
 import sys
@@ -25,15 +24,11 @@ from ftan_opencd.apis.vectorize import ChangeVectorizer
 from opencd.registry import METRICS
 from .conftest import DEMO_CONFIG, load_tool
 
-# shapely and pyogrio are the optional [geo] extra (requirements/optional.txt)
-GEO = all(importlib.util.find_spec(m) for m in ('shapely', 'pyogrio'))
-needs_geo = pytest.mark.skipif(
-    not GEO, reason='change polygons need the [geo] extra: pip install '
-    'shapely pyogrio')
-if GEO:
-    import pyogrio
-    import shapely
-    from pyogrio.raw import read as read_vector
+# shapely and pyogrio: the [geo] extra, also test requirements
+# (requirements/tests.txt), so a missing one fails here instead of skipping.
+import pyogrio  # noqa: E402
+import shapely  # noqa: E402
+from pyogrio.raw import read as read_vector  # noqa: E402
 
 # The scene: 96 x 64 pixels of 0.5 m in UTM 33N; windows of 32 without
 # overlap, so rows come out in bands [0, 32), [32, 64), [64, 96).
@@ -146,7 +141,6 @@ def feed(mask, prob, bands, **kwargs):
     return sorted(features, key=lambda f: f['area_px'])
 
 
-@needs_geo
 def test_streamed_rows_give_one_polygon_per_object_in_map_units():
     codes = scene_codes()
     features = feed(scene_mask(), PROB[codes], [32, 32, 32],
@@ -154,7 +148,6 @@ def test_streamed_rows_give_one_polygon_per_object_in_map_units():
     check_scene_features(features)
 
 
-@needs_geo
 def test_min_area_in_map_units_and_pixel_coordinates():
     codes = scene_codes()
     # 9 px * 0.25 m2 = 2.25 m2 < 3 m2 <= 64 m2: S dropped, R and L kept
@@ -169,7 +162,6 @@ def test_min_area_in_map_units_and_pixel_coordinates():
     assert rect['geometry'].bounds == (4, 24, 20, 40)
 
 
-@needs_geo
 @pytest.mark.parametrize('connectivity', [4, 8])
 def test_streaming_equals_labelling_the_whole_mask(connectivity):
     from scipy import ndimage
@@ -202,7 +194,6 @@ def test_streaming_equals_labelling_the_whole_mask(connectivity):
         assert union.area == (mask == 1).sum()
 
 
-@needs_geo
 def test_corner_neighbours_are_one_object_only_with_8_connectivity():
     mask = np.array([[1, 0], [0, 1]], np.uint8)
     prob = np.array([[0.75, 0], [0, 1.0]], np.float32)
@@ -212,7 +203,6 @@ def test_corner_neighbours_are_one_object_only_with_8_connectivity():
     assert both['area_px'] == 2 and both['prob_mean'] == 0.875
 
 
-@needs_geo
 def test_simplify_tolerance_smooths_a_staircase():
     mask = np.tril(np.ones((40, 40), np.uint8))
     prob = np.ones((40, 40), np.float32)
@@ -224,7 +214,6 @@ def test_simplify_tolerance_smooths_a_staircase():
     assert smooth['area_px'] == exact['area_px'] == 820  # pixel areas
 
 
-@needs_geo
 def test_rows_out_of_order_and_bad_options_are_refused():
     vectorizer = ChangeVectorizer(lambda f: None)
     vectorizer.write(0, np.zeros((2, 3), np.uint8), np.zeros((2, 3)))
@@ -240,7 +229,6 @@ def test_rows_out_of_order_and_bad_options_are_refused():
 # -- files, through predict_pair_to_file and tools/predict.py -------------
 
 
-@needs_geo
 @pytest.mark.needs_torchvision
 @pytest.mark.parametrize('suffix', ['.gpkg', '.geojson'])
 def test_geotiff_pair_to_vector_file(model, known_probability, tmp_path,
@@ -272,7 +260,6 @@ def test_geotiff_pair_to_vector_file(model, known_probability, tmp_path,
         np.testing.assert_array_equal(ds.read(1), scene_mask())
 
 
-@needs_geo
 @pytest.mark.needs_torchvision
 def test_png_pair_gives_pixel_coordinates(model, known_probability,
                                           tmp_path):
@@ -301,7 +288,6 @@ def test_png_pair_gives_pixel_coordinates(model, known_probability,
                               min_area_map=1.0)
 
 
-@needs_geo
 @pytest.mark.needs_torchvision
 def test_failed_run_leaves_no_vector_file(model, tmp_path, monkeypatch):
     img1, img2 = write_pair(tmp_path / 'in')
@@ -348,7 +334,6 @@ def test_missing_gis_library_fails_before_inference(model, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ['in']
 
 
-@needs_geo
 @pytest.mark.needs_torchvision
 def test_predict_tool_vector_options(checkpoint, known_probability,
                                      tmp_path, capsys):
@@ -366,7 +351,6 @@ def test_predict_tool_vector_options(checkpoint, known_probability,
     check_scene_features(features)  # simplifying boxes changes nothing
 
 
-@needs_geo
 @pytest.mark.parametrize('extra, message', [
     (['--min-area', '5'], 'add it'),
     (['--vector', 'c.shp'], r'\.gpkg or \.geojson'),

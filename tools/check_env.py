@@ -11,7 +11,7 @@ import sys
 # Imported by open-cd's models, the tools or the test suite, beyond the
 # packages that `import ftan_opencd` checks itself.
 TOOL_MODULES = ('torchvision', 'mmdet', 'mmpretrain', 'pytest', 'onnx',
-                'onnxruntime', 'rasterio')
+                'onnxruntime', 'rasterio', 'shapely', 'pyogrio', 'safetensors')
 
 
 def load_env_check():

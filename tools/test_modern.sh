@@ -63,9 +63,9 @@ if ! "$py" -c 'import mmcv.ops' 2>/dev/null; then
         pip_install --no-build-isolation "$mmcv_spec"
 fi
 # the rest of requirements/runtime.txt and tests.txt (not those files: they pin numpy<2)
-"$py" -c 'import mmseg, mmdet, onnx, onnxruntime, rasterio, safetensors, einops, pytest_timeout' \
+"$py" -c 'import mmseg, mmdet, onnx, onnxruntime, rasterio, shapely, pyogrio, safetensors, einops, pytest_timeout' \
     2>/dev/null || pip_install "${mm_specs[@]}" ftfy regex scipy matplotlib prettytable tqdm \
-    onnx onnxruntime rasterio safetensors einops pytest-timeout
+    onnx onnxruntime rasterio 'shapely>=2.0' 'pyogrio>=0.7' safetensors einops pytest-timeout
 if ! "$py" -c 'import opencd' 2>/dev/null; then
     echo "[test_modern] open-cd from $opencd_from"
     pip_install "${opencd_args[@]}"
