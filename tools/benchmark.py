@@ -21,6 +21,11 @@ folder, with extra FTAN models from their configs:
     python tools/benchmark.py learn [--models ftan-t ...] [--config CFG.py]
         [--iters 300] [--batch 8] [--data-root data/demo-cd]
         [--val-root DIR | --no-val] [--test-root DIR] [--out work_dirs/learn]
+        [--seed 0 | --seeds 0 1 2]
+
+--seeds trains every model once per seed (work dirs OUT/<model>/seed_<s>)
+and reports mean ± sample std of the test metrics per model; learning.json
+keeps each seed's result.
 """
 import argparse
 import os
@@ -157,7 +162,13 @@ def learn_parser() -> argparse.ArgumentParser:
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--lr', type=float, default=1e-3,
                         help='AdamW learning rate of every model')
-    parser.add_argument('--seed', type=int, default=0)
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument('--seed', type=int, default=0,
+                       help='seed of the single run (default: %(default)s)')
+    seeds.add_argument('--seeds', type=int, nargs='+', metavar='SEED',
+                       help='one run per model and seed, each in '
+                       'OUT/<model>/seed_<SEED>; the report gives mean ± '
+                       'std over the seeds and every seed\'s result')
     parser.add_argument('--test-images', type=int, default=None,
                         help='test on the first N test images only')
     parser.add_argument('--out', default='work_dirs/learn')
@@ -183,7 +194,11 @@ def learn_main(argv, command: str):
     Returns:
         dict: The report of :func:`run_learning`.
     """
-    args = learn_parser().parse_args(argv)
+    parser = learn_parser()
+    args = parser.parse_args(argv)
+    if args.seeds and len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds {" ".join(map(str, args.seeds))}: a seed '
+                     'repeats; give each seed once')
     use_configs(args)
     return run_learning(args, command)
 

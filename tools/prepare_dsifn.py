@@ -2,7 +2,7 @@
 
     python tools/prepare_dsifn.py SRC OUT [--check-release] \
         [--dirs t1 t2 mask] [--img-suffix .jpg .png] \
-        [--label-suffix .png .tif]
+        [--label-suffix .png .tif] [--no-leak-check | --drop-leaks]
 
 A preset of tools/tile_dataset.py (same options and rules). SRC holds
 {train,val,test}/{t1,t2,mask} (images .jpg, masks .png or .tif); OUT
@@ -11,7 +11,13 @@ labels, loadable with open-cd's LEVIR_CD_Dataset. --check-release refuses,
 before writing, a split whose pair count differs from the official
 3600/340/48 and, while tiling, an image that is not 512x512, so the result
 has exactly 14400/1360/192 tiles. --no-check is deprecated and does
-nothing.
+nothing. Before tiling, every pair is read once and the splits are
+compared by content (both dates' decoded pixels; names ignored): the pairs
+that repeat across splits are reported (ChangeFormer issue #52 reports
+164 of the 192 test images of ChangeFormer's processed DSIFN-CD lists also
+in its training list; not measured here); --drop-leaks tiles val without
+the pairs also in train and test without those also in train or val;
+--no-leak-check skips the check.
 """
 from ftan_tools.datasets.tiling import Release, run_cli
 

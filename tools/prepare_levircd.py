@@ -1,7 +1,8 @@
 """Tile the LEVIR-CD release into 256x256 tiles in LEVIR-CD layout.
 
     python tools/prepare_levircd.py SRC OUT [--check-release] \
-        [--tile-size 256] [--stride S] [--splits train val test]
+        [--tile-size 256] [--stride S] [--splits train val test] \
+        [--no-leak-check | --drop-leaks]
 
 A preset of tools/tile_dataset.py (same options and rules). SRC holds
 {train,val,test}/{A,B,label}/*.png (1024x1024); OUT receives
@@ -9,7 +10,10 @@ A preset of tools/tile_dataset.py (same options and rules). SRC holds
 refuses, before writing, a split whose pair count differs from the
 official 445/64/128 and, while tiling, an image that is not 1024x1024, so
 the result has exactly 7120/1024/2048 tiles; without it any subset or size
-is tiled. --no-check is deprecated and does nothing.
+is tiled. --no-check is deprecated and does nothing. Before tiling, every
+pair is read once and the splits are compared by content (both dates'
+decoded pixels; names ignored); repeats are reported, --drop-leaks leaves
+them out of val and test, --no-leak-check skips the check.
 """
 from ftan_tools.datasets.tiling import Release, run_cli
 

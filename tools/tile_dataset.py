@@ -3,7 +3,7 @@
     python tools/tile_dataset.py SRC OUT [--splits train val test] \
         [--dirs A B label] [--tile-size 256] [--stride S] \
         [--img-suffix .png .jpg ...] [--label-suffix .png .tif ...] \
-        [--label-threshold T]
+        [--label-threshold T] [--no-leak-check | --drop-leaks]
 
 SRC holds {split}/{FROM,TO,LABEL} (default A, B, label) with the same file
 stem in the three folders; images of any size and of any format the
@@ -13,7 +13,13 @@ project reads (PNG, JPEG, BMP, TIFF/GeoTIFF). OUT (outside SRC) receives
 the border as in sliding-window prediction; labels as 0/255 PNG by the
 project's label rule. An image smaller than the tile is refused. Images
 that PNG cannot hold losslessly (a raster of other than 1 or 3 bands, types
-other than uint8/uint16) are written as GeoTIFF .tif. Any error stops the
+other than uint8/uint16) are written as GeoTIFF .tif. Before tiling, every
+pair of every split is read once and the splits are compared by content
+(SHA-1 of both dates' decoded pixels, shape and dtype; names are ignored):
+pairs repeated across splits are reported per split pair with a few names
+(tools/check_leaks.py does the same on a prepared root). --drop-leaks
+writes val without the pairs also in train, and test without those also
+in train or val; --no-leak-check skips the check. Any error stops the
 tool with one line "error: ..." and status 1 (status 2 for bad options).
 See ftan_tools/datasets/tiling.py for the rules.
 """

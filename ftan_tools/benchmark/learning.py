@@ -17,17 +17,25 @@ none); testing is ``--test-root`` or ``DIR/test``. A ``--val-root`` /
 ``--test-root`` folder holds ``val/`` / ``test/`` of that layout, or the
 ``A``, ``B`` and ``label`` folders directly.
 
+With ``--seeds 0 1 2`` every model trains once per seed, each run in its
+own work dir (``OUT/<model>/seed_<seed>``); ``learning.json`` keeps every
+seed's result and the mean and sample standard deviation (n - 1) of each
+metric, and ``learning.md`` shows mean +- std per model, then a per-seed
+table.
+
     python -m ftan_tools.benchmark.learning CONFIG.py RESULT.json
 
 runs one such training (used by :func:`run_learning`).
 """
 import json
+import math
 import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -169,10 +177,10 @@ def _recipe(name: str, model_config: Optional[str]) -> Config:
     return cfg
 
 
-def _set_schedule(cfg: Config, args) -> None:
+def _set_schedule(cfg: Config, args, seed: int) -> None:
     """Iterations, warm-up + decay, lr, batch, seed and intervals."""
     warmup = max(1, args.iters // 10)
-    cfg.randomness = dict(seed=args.seed)
+    cfg.randomness = dict(seed=seed)
     cfg.train_cfg.max_iters = args.iters
     cfg.train_cfg.val_interval = args.iters
     cfg.param_scheduler = [
@@ -202,7 +210,8 @@ def _set_roots(cfg: Config, roots: Dict[str, Optional[Location]],
 def learning_config(name: str,
                     args,
                     roots: Optional[Dict[str, Optional[Location]]] = None,
-                    model_config: Optional[str] = None) -> Config:
+                    model_config: Optional[str] = None,
+                    seed: Optional[int] = None) -> Config:
     """The training config of ``name`` for the learning comparison.
 
     Args:
@@ -214,13 +223,19 @@ def learning_config(name: str,
             ``args.data_root``, no validation.
         model_config (str, optional): Train this config's ``model`` on the
             recipe instead of the zoo model ``name``.
+        seed (int, optional): One run of ``--seeds``: this seed, in the work
+            dir ``OUT/<name>/seed_<seed>``; None: ``args.seed`` in
+            ``OUT/<name>``.
 
     Returns:
         Config: A complete mmengine config.
     """
     cfg = _recipe(name, model_config)
-    cfg.work_dir = osp.abspath(osp.join(args.out, name))
-    _set_schedule(cfg, args)
+    work_dir = osp.join(args.out, name)
+    if seed is not None:
+        work_dir = osp.join(work_dir, f'seed_{seed}')
+    cfg.work_dir = osp.abspath(work_dir)
+    _set_schedule(cfg, args, args.seed if seed is None else seed)
     _set_roots(cfg, roots or default_roots(args), args.test_images)
     return cfg
 
@@ -236,8 +251,15 @@ def _settings(args, roots: Dict[str, Optional[Location]],
         splits={split: split_folder(location)
                 for split, location in roots.items()},
         configs={name: path for name, path in sources.items() if path},
-        iters=args.iters, batch=args.batch, lr=args.lr, seed=args.seed,
+        iters=args.iters, batch=args.batch, lr=args.lr,
+        seed=None if _seeds(args) else args.seed, seeds=_seeds(args),
         test_images=args.test_images)
+
+
+def _seeds(args) -> Optional[List[int]]:
+    """The ``--seeds`` of the command line (None: one run, ``--seed``)."""
+    seeds = getattr(args, 'seeds', None)
+    return list(seeds) if seeds else None
 
 
 def _train_one(name: str, cfg: Config) -> Dict:
@@ -257,6 +279,81 @@ def _train_one(name: str, cfg: Config) -> Dict:
         return json.load(f)
 
 
+def _outcome(label: str, result: Dict, work_dir: str) -> str:
+    """One console line: F1 and IoU of a run, or where its log is."""
+    if 'metrics' in result:
+        return f'  {label}: ' + ', '.join(
+            f'{k}={result["metrics"].get(k)}' for k in ('F1', 'IoU'))
+    return (f'  {label}: failed (exit code {result["exit_code"]}), see '
+            f'{work_dir}/train_test.log')
+
+
+def seed_statistics(runs: Dict[str, Dict]) -> Dict:
+    """Mean and sample standard deviation of the runs that finished.
+
+    Args:
+        runs (dict[str, dict]): Result per seed (as a string), each with
+            ``metrics`` (and ``val_metrics``, ``train_s``, ``test_s``) or
+            ``exit_code``.
+
+    Returns:
+        dict: ``mean`` and ``std`` of the test metrics (std None with fewer
+        than two finished runs), ``val_mean``, mean ``train_s`` and
+        ``test_s``, ``runs`` (finished) and ``failed_seeds``.
+    """
+    done = [r for r in runs.values() if 'metrics' in r]
+    stats = dict(runs=len(done),
+                 failed_seeds=[s for s, r in runs.items()
+                               if 'metrics' not in r])
+    if not done:
+        return stats
+    stats['mean'], stats['std'] = _mean_std([r['metrics'] for r in done])
+    stats['val_mean'] = _mean_std(
+        [r['val_metrics'] for r in done if r.get('val_metrics')])[0]
+    for key in ('train_s', 'test_s'):
+        stats[key] = statistics.fmean(r[key] for r in done)
+    return stats
+
+
+def _mean_std(metrics: Sequence[Dict[str, float]]
+              ) -> Tuple[Dict[str, float], Dict[str, Optional[float]]]:
+    """Per key: the mean, and the sample std (None for one value)."""
+    keys = [k for k in METRIC_KEYS if metrics and all(k in m
+                                                      for m in metrics)]
+    mean = {k: statistics.fmean(m[k] for m in metrics) for k in keys}
+    std = {k: statistics.stdev([m[k] for m in metrics])
+           if len(metrics) > 1 else None for k in keys}
+    return mean, std
+
+
+def _train_seeds(name: str, model_config: Optional[str], args,
+                 roots: Dict[str, Optional[Location]],
+                 seeds: Sequence[int], position: str) -> Dict:
+    """Train and test one model once per seed; the runs and statistics.
+
+    Args:
+        name (str): Model name.
+        model_config (str, optional): Its extra config, if any.
+        args (argparse.Namespace): The ``learn`` options.
+        roots (dict): Split locations (:func:`resolve_roots`).
+        seeds (Sequence[int]): The seeds.
+        position (str): ``'[i/n]'`` for the console.
+
+    Returns:
+        dict: ``seeds`` (result per seed, keyed by the seed as a string)
+        and the entries of :func:`seed_statistics`.
+    """
+    runs = {}
+    for seed in seeds:
+        cfg = learning_config(name, args, roots, model_config, seed)
+        print(f'{position} {name}, seed {seed}: {args.iters} iterations',
+              flush=True)
+        runs[str(seed)] = _train_one(name, cfg)
+        print(_outcome(f'{name} seed {seed}', runs[str(seed)],
+                       cfg.work_dir), flush=True)
+    return dict(seeds=runs, **seed_statistics(runs))
+
+
 def run_learning(args, command: str) -> Dict:
     """Train and test each model; write the report.
 
@@ -267,27 +364,29 @@ def run_learning(args, command: str) -> Dict:
     Returns:
         dict: ``command``, ``settings`` (models, the train/val/test
         folders, recipe) and per-model ``results`` (test metrics of the
-        final weights, validation metrics, training and test wall time);
-        also written to ``args.out`` as ``learning.json`` and
-        ``learning.md``.
+        final weights, validation metrics, training and test wall time;
+        with ``args.seeds``: ``seeds``, the result of each seed, and
+        ``mean`` / ``std`` over them, see :func:`seed_statistics`); also
+        written to ``args.out`` as ``learning.json`` and ``learning.md``.
     """
     roots = resolve_roots(args)
     sources = model_sources(args)
+    seeds = _seeds(args)
     os.makedirs(args.out, exist_ok=True)
     report = dict(command=command, settings=_settings(args, roots, sources),
                   results={})
     for i, (name, model_config) in enumerate(sources.items(), 1):
-        cfg = learning_config(name, args, roots, model_config)
-        print(f'[{i}/{len(sources)}] {name}: {args.iters} iterations',
-              flush=True)
-        result = _train_one(name, cfg)
+        position = f'[{i}/{len(sources)}]'
+        if seeds:
+            result = _train_seeds(name, model_config, args, roots, seeds,
+                                  position)
+        else:
+            cfg = learning_config(name, args, roots, model_config)
+            print(f'{position} {name}: {args.iters} iterations', flush=True)
+            result = _train_one(name, cfg)
+            print(_outcome(name, result, cfg.work_dir), flush=True)
         result['config'] = model_config or learn_config_path(name)
         report['results'][name] = result
-        print(f'  {name}: ' + (', '.join(
-            f'{k}={result["metrics"].get(k)}' for k in ('F1', 'IoU'))
-            if 'metrics' in result else
-            f'failed (exit code {result["exit_code"]}), see '
-            f'{cfg.work_dir}/train_test.log'), flush=True)
     with open(osp.join(args.out, 'learning.json'), 'w') as f:
         json.dump(report, f, indent=1)
     with open(osp.join(args.out, 'learning.md'), 'w') as f:
@@ -309,6 +408,48 @@ def _row(name: str, result: Dict, with_val: bool) -> str:
     return f'| {name} | ' + ' | '.join(cells) + ' |'
 
 
+def _mean_std_cell(stats: Dict, key: str) -> str:
+    """``mean ± std`` of one metric (``–`` for an undefined std)."""
+    mean = stats.get('mean', {}).get(key, math.nan)
+    std = stats.get('std', {}).get(key)
+    return f'{mean:.2f} ± ' + ('–' if std is None else f'{std:.2f}')
+
+
+def _seed_row(name: str, stats: Dict, with_val: bool, seeds: int) -> str:
+    """One row of the mean ± std table."""
+    if not stats['runs']:
+        return f'| {name} | every seed failed (see per seed) |'
+    cells = [_mean_std_cell(stats, k) for k in METRIC_KEYS]
+    if with_val:
+        cells.append(f'{stats.get("val_mean", {}).get("F1", math.nan):.2f}')
+    cells += [f'{stats["runs"]}/{seeds}', f'{stats["train_s"]:.0f}',
+              f'{stats["test_s"]:.0f}']
+    return f'| {name} | ' + ' | '.join(cells) + ' |'
+
+
+def _table(header: Sequence[str], rows: Sequence[str]) -> List[str]:
+    """A Markdown table: header (every column), rule, rows."""
+    return (['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|'] +
+            list(rows))
+
+
+def _seed_tables(report: Dict, with_val: bool) -> List[str]:
+    """The mean ± std table, then the per-seed table."""
+    seeds = report['settings']['seeds']
+    val = ['Val F1'] if with_val else []
+    means = _table(
+        ['Model'] + [f'{k} (mean ± std)' for k in METRIC_KEYS] + [
+            f'{v} (mean)' for v in val] + ['Runs', 'Train (s)', 'Test (s)'],
+        [_seed_row(name, r, with_val, len(seeds))
+         for name, r in report['results'].items()])
+    per_seed = _table(
+        ['Model', 'Seed', *METRIC_KEYS, *val, 'Train (s)', 'Test (s)'],
+        [_row(f'{name} | {seed}', run, with_val)
+         for name, r in report['results'].items()
+         for seed, run in r['seeds'].items()])
+    return means + ['', '### Per seed', ''] + per_seed
+
+
 def learning_markdown(report: Dict) -> str:
     """A Markdown table of the learning comparison.
 
@@ -316,28 +457,35 @@ def learning_markdown(report: Dict) -> str:
         report (dict): The report of :func:`run_learning`.
 
     Returns:
-        str: The section, with the command, the folders and the table.
+        str: The section, with the command, the folders and the table (with
+        ``--seeds``: mean ± std per model, then one row per model and seed).
     """
     s = report['settings']
     splits = s.get('splits') or dict(train=s['data_root'], val=None,
                                      test=s['data_root'])
     with_val = splits.get('val') is not None
-    header = list(METRIC_KEYS) + (['Val F1'] if with_val else []) + [
-        'Train (s)', 'Test (s)']
+    seeds = s.get('seeds')
+    runs = (f'seeds {", ".join(map(str, seeds))} (one run per model and '
+            'seed; mean ± sample standard deviation over the seeds)'
+            if seeds else f'seed {s["seed"]}')
     lines = [
         '## Learning comparison', '',
         f'Command: `{report["command"]}`', '',
         f'{s["iters"]} iterations, batch {s["batch"]}, AdamW lr {s["lr"]}, '
-        f'seed {s["seed"]}; train `{splits["train"]}`, validation '
+        f'{runs}; train `{splits["train"]}`, validation '
         + (f'`{splits["val"]}`' if with_val else 'none')
         + f', test `{splits["test"]}`; change-class metrics (%) of the '
         'final weights on the test split'
         + (' (Val F1: on the validation split)' if with_val else '') + '.',
-        '',
-        '| Model | ' + ' | '.join(header) + ' |',
-        '|---' * (len(header) + 1) + '|'
+        ''
     ]
-    lines += [_row(name, r, with_val) for name, r in report['results'].items()]
+    if seeds:
+        lines += _seed_tables(report, with_val)
+    else:
+        header = ['Model', *METRIC_KEYS] + (['Val F1'] if with_val else [
+        ]) + ['Train (s)', 'Test (s)']
+        lines += _table(header, [_row(name, r, with_val)
+                                 for name, r in report['results'].items()])
     return '\n'.join(lines) + '\n'
 
 

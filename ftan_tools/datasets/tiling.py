@@ -26,6 +26,15 @@ Rules:
   bands, or a pixel type other than uint8/uint16). Labels follow the
   project's label rule (strict ``{0, 255}``/``{0, 1}`` unless
   ``--label-threshold``) and are written as single-channel 0/255 PNG.
+* **Leak check** (on by default, ``--no-leak-check`` skips it). Before
+  tiling, every pair of every split is read once and compared by content
+  with the other splits (:mod:`ftan_tools.datasets.leaks`: SHA-1 of both
+  dates' decoded pixels, shape and dtype; names are ignored). The report
+  gives, per split pair, how many pairs repeat and a few names, and the
+  pairs that share only one date. ``--drop-leaks`` tiles val without the
+  pairs also in train, and test without those also in train or val.
+  :func:`check_root_leaks` runs the same check on an already prepared
+  LEVIR-layout root (``tools/check_leaks.py``).
 * **Nothing silently wrong.** The arguments, the output location (never in
   the source) and the file lists are checked before anything is written;
   each pair is checked (sizes, label values, formats) before its tiles are
@@ -49,6 +58,8 @@ from ftan_opencd.apis.sliding_window import window_starts
 from ftan_opencd.pixels import (check_same_format, decode_file,
                                 import_rasterio, is_raster_path, load_label,
                                 raster_bands)
+from .leaks import (LeakReport, drop_leaks, find_leaks, leak_summary,
+                    report_lines)
 
 OUT_DIRS = ('A', 'B', 'label')
 SPLITS = ('train', 'val', 'test')
@@ -538,11 +549,13 @@ class SplitResult(NamedTuple):
         suffixes (tuple[str, str]): Suffixes of the image and label tiles.
         stale (dict[str, int]): Files already in an output folder that this
             run did not write, per folder.
+        dropped (int): Source pairs left out by ``--drop-leaks``.
     """
     pairs: int
     tiles: int
     suffixes: Tuple[str, str]
     stale: Dict[str, int]
+    dropped: int = 0
 
 
 def _listing(folder: str) -> set:
@@ -699,16 +712,112 @@ def tile_split(pairs: Sequence[Pair], out_dir: str, tile: int, stride: int,
                        stale)
 
 
+# --------------------------------------------------------------- leak check
+def _pixels(path: str) -> np.ndarray:
+    """The pixels of an image as :func:`read_image` decodes them."""
+    return read_image(path).pixels
+
+
+def check_leaks(pairs: Dict[str, List[Pair]], drop: bool = False
+                ) -> Tuple[Dict[str, List[Pair]], Dict[str, int]]:
+    """Compare the splits by content, print the report, maybe drop leaks.
+
+    Every image of every split is read once more (before tiling), with the
+    same decoding as the tiles (:func:`read_image`).
+
+    Args:
+        pairs (dict[str, list[Pair]]): Pairs per split (:func:`find_pairs`).
+        drop (bool): Remove from val the pairs also in train, and from test
+            those also in train or val (``--drop-leaks``).
+
+    Returns:
+        tuple: The pairs to tile per split, and the number dropped per split
+        (all 0 unless ``drop``).
+
+    Raises:
+        DatasetError: On an unreadable image, or when dropping would empty
+            a split.
+    """
+    unchanged = {split: 0 for split in pairs}
+    if len(pairs) < 2:
+        print(f'leak check: one split only ({", ".join(pairs)}), nothing to '
+              'compare')
+        return pairs, unchanged
+    total = sum(map(len, pairs.values()))
+    print(f'leak check: reading the {total} pairs of {", ".join(pairs)} '
+          'once to compare their content across splits (--no-leak-check '
+          'skips this)')
+    report = find_leaks(pairs, read=_pixels)
+    for line in report_lines(report):
+        print(line)
+    if not report.has_leaks:
+        print(f'leak check: {leak_summary(report)}')
+        return pairs, unchanged
+    if not drop:
+        print(f'warning: {leak_summary(report)}: metrics on those splits '
+              'are optimistic; --drop-leaks tiles the splits without them')
+        return pairs, unchanged
+    kept, dropped = drop_leaks(pairs, report)
+    emptied = [split for split, listed in kept.items() if not listed]
+    if emptied:
+        raise DatasetError(f'--drop-leaks would leave no pair in {emptied}: '
+                           'every pair there repeats an earlier split')
+    print('--drop-leaks: dropped ' + ', '.join(
+        f'{n} of {len(pairs[split])} {split} pair(s)'
+        for split, n in dropped.items() if n) +
+        '; the splits written share no pair')
+    return kept, dropped
+
+
+def check_root_leaks(root: str, splits: Optional[Sequence[str]] = None,
+                     dirs: Sequence[str] = OUT_DIRS,
+                     img_suffixes: Sequence[str] = IMAGE_SUFFIXES,
+                     label_suffixes: Sequence[str] = LABEL_SUFFIXES,
+                     progress: bool = True) -> LeakReport:
+    """Compare the splits of a prepared data set (LEVIR-CD layout).
+
+    Args:
+        root (str): Root holding ``{split}/{A,B,label}`` (or ``dirs``).
+        splits (Sequence[str], optional): Splits to compare; default: those
+            of train, val and test that exist under ``root``.
+        dirs (Sequence[str]): Sub-directories of date 1, date 2, label.
+        img_suffixes (Sequence[str]): Accepted image suffixes.
+        label_suffixes (Sequence[str]): Accepted label suffixes.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        LeakReport: See :mod:`ftan_tools.datasets.leaks`.
+
+    Raises:
+        DatasetError: If ``root`` is missing, fewer than two splits are
+            found, or a split is inconsistent (:func:`find_pairs`).
+    """
+    if not osp.isdir(root):
+        raise DatasetError(f'data root not found: {root}')
+    if splits is None:
+        splits = [s for s in SPLITS if osp.isdir(osp.join(root, s))]
+    if len(splits) < 2:
+        raise DatasetError(f'{root}: need two splits to compare, found '
+                           f'{list(splits)} (choose them with --splits)')
+    pairs = {split: find_pairs(osp.join(root, split), dirs, img_suffixes,
+                               label_suffixes)
+             for split in splits}
+    return find_leaks(pairs, read=_pixels, progress=progress)
+
+
 # ------------------------------------------------------------------ driver
 def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
             img_suffixes: Sequence[str], label_suffixes: Sequence[str],
             tile: int, stride: Optional[int] = None,
             label_threshold: Optional[float] = None,
-            release: Optional[Release] = None) -> Dict[str, SplitResult]:
+            release: Optional[Release] = None,
+            leak_check: bool = True,
+            drop: bool = False) -> Dict[str, SplitResult]:
     """Check the source and tile the given splits.
 
-    The output location, the file lists and (with ``release``) the number
-    of pairs per split are checked before anything is written.
+    The output location, the file lists, (with ``release``) the number of
+    pairs per split and (with ``leak_check``) the pairs repeated across
+    splits are checked before anything is written.
 
     Args:
         src (str): Source root holding ``{split}/{dirs}``.
@@ -723,6 +832,10 @@ def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
         label_threshold (float, optional): Binarise labels on purpose.
         release (Release, optional): Check pair counts and image sizes
             against this official release.
+        leak_check (bool): Compare the splits by content first and print
+            the report (:func:`check_leaks`; reads every image once more).
+        drop (bool): With ``leak_check``, leave out of val the pairs also
+            in train, and out of test those also in train or val.
 
     Returns:
         dict[str, SplitResult]: What was written per split.
@@ -743,12 +856,18 @@ def prepare(src: str, out: str, splits: Sequence[str], dirs: Sequence[str],
     }
     if release:
         check_release_counts(pairs, release, tile, stride)
+    if drop and not leak_check:
+        raise DatasetError('dropping leaks needs the leak check')
+    dropped = {split: 0 for split in pairs}
+    if leak_check:
+        pairs, dropped = check_leaks(pairs, drop)
     results = {}
     for split, listed in pairs.items():
         print(f'{split}: {len(listed)} pairs')
         try:
-            results[split] = tile_split(listed, osp.join(out, split), tile,
-                                        stride, label_threshold, release)
+            results[split] = tile_split(
+                listed, osp.join(out, split), tile, stride, label_threshold,
+                release)._replace(dropped=dropped[split])
         except DatasetError as error:
             done = _written_so_far(results, split, error.tiles_written, out)
             raise DatasetError(f'{error} [{done}]') from error
@@ -785,8 +904,11 @@ def summary_lines(results: Dict[str, SplitResult], out: str, tile: int,
     """
     lines = []
     for split, res in results.items():
+        left_out = f' ({res.dropped} dropped by --drop-leaks)' \
+            if res.dropped else ''
         lines.append(
-            f'{split}: {res.pairs} pairs -> {res.tiles} tiles, written to '
+            f'{split}: {res.pairs} pairs{left_out} -> {res.tiles} tiles, '
+            'written to '
             f'{osp.join(out, split)}/{{A,B}} as {res.suffixes[0]} and '
             f'{osp.join(out, split)}/label as 0/255 {res.suffixes[1]}')
         lines += [
@@ -802,6 +924,8 @@ def summary_lines(results: Dict[str, SplitResult], out: str, tile: int,
     if release and checked:
         line += f'; pairs and image sizes as in the official {release.name} '\
             'release'
+        if any(res.dropped for res in results.values()):
+            line += ' before --drop-leaks'
     elif release:
         line += (f'; not compared with the official {release.name} release '
                  '(--check-release)')
@@ -863,7 +987,28 @@ def build_parser(description: str, dirs: Sequence[str],
         group.add_argument('--no-check', action='store_true',
                            help='deprecated, does nothing (counts are '
                            'checked only with --check-release)')
+    add_leak_arguments(parser)
     return parser
+
+
+def add_leak_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--no-leak-check`` and ``--drop-leaks`` (mutually exclusive).
+
+    Args:
+        parser (argparse.ArgumentParser): The tiling tools' parser.
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        '--no-leak-check', dest='leak_check', action='store_false',
+        help='skip the leak check. By default every pair of every split is '
+        'read once before tiling and compared by content (both dates\' '
+        'decoded pixels) with the other splits; pairs that repeat are '
+        'reported per split pair with a few names')
+    group.add_argument(
+        '--drop-leaks', action='store_true',
+        help='write a leak-free split: leave out of val every pair also in '
+        'train, and out of test every pair also in train or val (train is '
+        'never changed); the run says how many were dropped')
 
 
 def run_cli(description: str,
@@ -905,7 +1050,8 @@ def run_cli(description: str,
     try:
         results = prepare(args.src, args.out, args.splits, args.dirs,
                           args.img_suffix, args.label_suffix, args.tile_size,
-                          stride, args.label_threshold, checked)
+                          stride, args.label_threshold, checked,
+                          args.leak_check, args.drop_leaks)
     except DatasetError as error:
         raise SystemExit(f'error: {error}')
     for line in summary_lines(results, args.out, args.tile_size, stride,
