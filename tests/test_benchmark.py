@@ -191,3 +191,20 @@ def test_learning_config_uses_one_recipe(tmp_path):
     assert cfg.test_evaluator.type == 'ChangeMetric'
     assert cfg.randomness.seed == 3
     assert cfg.val_cfg is None
+
+
+@pytest.mark.needs_torchvision  # builds open-cd models
+def test_precision_subcommand_reports_three_trainings_and_two_inferences(
+        tmp_path):
+    load_tool('benchmark').main([
+        'precision', '--model', 'ftan-t', '--batch', '1', '--size', '64',
+        '--large', '64', '--warmup', '0', '--repeats', '1',
+        '--large-repeats', '1', '--threads', '1', '--out', str(tmp_path)])
+    report = json.loads((tmp_path / 'precision.json').read_text())
+    assert list(report['train']) == ['reference float32', 'fast float32',
+                                     'fast bf16']
+    assert list(report['infer']) == ['float32', 'amp']
+    for result in [*report['train'].values(), *report['infer'].values()]:
+        assert result['median_s'] > 0 and result['peak_mb'] >= 0
+    text = (tmp_path / 'precision.md').read_text()
+    assert 'Native bfloat16 flags:' in text and '| fast bf16 |' in text

@@ -35,6 +35,7 @@ import sys
 import torch
 
 from ftan_tools.benchmark.learning import run_learning
+from ftan_tools.benchmark.precision import run_precision
 from ftan_tools.benchmark.profiling import profile_train_step
 from ftan_tools.benchmark.runner import run_benchmark
 from ftan_tools.benchmark.zoo import (BASELINE, CONFIGS_ENV, DEFAULT_MODELS,
@@ -175,6 +176,32 @@ def learn_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def precision_parser() -> argparse.ArgumentParser:
+    """Options of ``tools/benchmark.py precision`` (float32 vs bf16)."""
+    parser = argparse.ArgumentParser(
+        prog='tools/benchmark.py precision',
+        description='float32 and bfloat16 training step and inference of '
+        'one model, timed in alternation in one process')
+    parser.add_argument('--model', default='ftan-b',
+                        choices=[m for m in MODEL_NAMES if 'ftan' in m])
+    add_configs_argument(parser)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=256,
+                        help='training crop side')
+    parser.add_argument('--large', type=int, default=1024,
+                        help='whole-image inference side')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='interleaved rounds of training steps')
+    parser.add_argument('--large-repeats', type=int, default=2,
+                        help='interleaved rounds of inference')
+    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default='work_dirs/precision')
+    return parser
+
+
 def parse_benchmark_args(argv):
     """Parse the benchmark options, with --quick's defaults if given."""
     parser = benchmark_parser()
@@ -209,6 +236,10 @@ def main(argv=None):
     command = ' '.join(['python tools/benchmark.py', shlex.join(argv)]).strip()
     if argv[:1] == ['learn']:
         return learn_main(argv[1:], command)
+    if argv[:1] == ['precision']:
+        args = precision_parser().parse_args(argv[1:])
+        use_configs(args)
+        return run_precision(args, command)
     args = parse_benchmark_args(argv)
     use_configs(args)
     if args.profile:
