@@ -39,8 +39,9 @@ def test_config_loads_and_builds(path):
         assert key in cfg, f'{path} lacks {key}'
     model = MODELS.build(cfg.model)
     model.eval()
+    bands = cfg.model.get('backbone_inchannels', 3)  # per date
     with torch.no_grad():
-        out = model(torch.rand(1, 6, 64, 64) * 255, mode='tensor')
+        out = model(torch.rand(1, 2 * bands, 64, 64) * 255, mode='tensor')
     # FTANHead and BITHead predict at full size, SegformerHead at H/4.
     assert out.shape[:2] == (1, 2) and out.shape[2:] in ((64, 64), (16, 16))
 
