@@ -34,9 +34,10 @@ preparation tools. ``channels`` is what the model takes per date (its
    0..4095, float data within 0..1) give a :class:`PixelScaleWarning`
    naming ``max_value``.
 5. **Labels** (:func:`binary_label`): a change label holds {0, 255} or
-   {0, 1} (a palette PNG: its indices); a colour label whose channels are
-   equal is read as grey. Any
-   other value is an error unless ``label_threshold`` is given, which
+   {0, 1} (a palette PNG: its indices; the alpha channel of a 4-channel
+   label is dropped); a colour label whose channels are equal is read as
+   grey. Any other value is an error unless ``label_threshold`` is given,
+   which
    binarises on purpose: changed where the value (the brightest channel of
    a colour label) is >= the threshold.
 """
@@ -394,6 +395,8 @@ def decode_label(path: str) -> np.ndarray:
         with Image.open(path) as image:
             if image.mode == 'P':
                 return np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return img[..., :3]  # BGRA by format: alpha is not a label value
     return img
 
 

@@ -450,3 +450,14 @@ def test_label_reduce_zero_label_and_label_map(tmp_path):
     mapped = load_label(path, label_map={0: 255, 1: 0})
     np.testing.assert_array_equal(mapped['gt_seg_map'],
                                   np.where(mask == 1, 0, 255))
+
+
+def test_label_alpha_channel_is_not_a_value(tmp_path):
+    mask = change_mask()
+    grey = mask * 255
+    bgra = np.stack([grey, grey, grey, np.full_like(grey, 255)], axis=2)
+    path = write(tmp_path / 'rgba_label.png', bgra)
+    np.testing.assert_array_equal(load_label(path)['gt_seg_map'], mask)
+    out = build(dict(type='CDLoadChangeLabel', label_threshold=128))(
+        dict(seg_map_path=path))
+    np.testing.assert_array_equal(out['gt_seg_map'], mask)
