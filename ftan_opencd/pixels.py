@@ -37,9 +37,8 @@ preparation tools. ``channels`` is what the model takes per date (its
    {0, 1} (a palette PNG: its indices; the alpha channel of a 4-channel
    label is dropped); a colour label whose channels are equal is read as
    grey. Any other value is an error unless ``label_threshold`` is given,
-   which
-   binarises on purpose: changed where the value (the brightest channel of
-   a colour label) is >= the threshold.
+   which binarises on purpose: changed where the value (the brightest
+   channel of a colour label) is >= the threshold.
 """
 import os.path as osp
 import warnings
