@@ -26,3 +26,17 @@ benchmark: install
 
 test-modern:
 	bash tools/test_modern.sh
+
+# GPU run (README "GPU run (tools/gpu_check.sh)"). Here, with network to PyPI:
+# `make gpu-check` fills the git-ignored $(GPU_WHEELS)/ for the GPU machine;
+# there, offline: `make gpu-check GPU_OUT=$OUT` (= tools/gpu_check.sh --run).
+GPU_WHEELS ?= gpu_wheels
+.PHONY: gpu-check
+gpu-check:
+	@if [ -n "$(GPU_OUT)" ]; then \
+		bash tools/gpu_check.sh --run $(GPU_WHEELS) $(GPU_OUT); \
+	else \
+		exclude=$$(git rev-parse --git-path info/exclude) && mkdir -p "$$(dirname "$$exclude")" && \
+		{ grep -qxF '/$(GPU_WHEELS)/' "$$exclude" 2>/dev/null || echo '/$(GPU_WHEELS)/' >> "$$exclude"; } && \
+		PYTHON=$(PYTHON) bash tools/gpu_check.sh --prepare $(GPU_WHEELS); \
+	fi
