@@ -208,3 +208,6 @@ def test_precision_subcommand_reports_three_trainings_and_two_inferences(
         assert result['median_s'] > 0 and result['peak_mb'] >= 0
     text = (tmp_path / 'precision.md').read_text()
     assert 'Native bfloat16 flags:' in text and '| fast bf16 |' in text
+    assert set(report['infer_parts']) == {
+        'encoder float32', 'decode head float32', 'encoder bf16',
+        'decode head bf16'}

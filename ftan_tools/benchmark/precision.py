@@ -9,6 +9,7 @@ and with ``amp=True`` (encoder under autocast, decoder in float32: what
 ``predict_pair(..., amp=True)`` runs). All variants share the same seeded
 weights. Peak memory is measured per variant in a separate pass.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -20,7 +21,7 @@ import torch
 from ftan_opencd.apis.inference import window_probability
 from ftan_opencd.utils.precision import amp_dtype, cpu_bf16_flags
 from .measure import (interleaved_timing, make_train_step, peak_memory_mb,
-                      reset_peak_memory)
+                      reset_peak_memory, timed_call)
 from .report import machine_info, machine_line
 from .zoo import build_model
 
@@ -33,6 +34,31 @@ def inference_fn(model: torch.nn.Module, size: int, amp) -> Callable:
     batch = np.random.default_rng(0).uniform(
         0, 255, (1, size, size, channels)).astype(np.float32)
     return lambda: window_probability(model, batch, amp)
+
+
+def inference_parts(model: torch.nn.Module, size: int, device: torch.device,
+                    dtype: torch.dtype) -> Dict:
+    """Seconds of the encoder (``extract_feat``) and of the decode head of
+    one whole-image pass, in float32 and under ``dtype`` autocast: where
+    the inference time goes, and what autocast can gain there."""
+    model.eval()
+    x = torch.rand(1, 2 * model.backbone_inchannels, size, size,
+                   device=device) * 2 - 1
+    metas = [dict(img_shape=(size, size), pad_shape=(size, size),
+                  ori_shape=(size, size))]
+    parts = {}
+    with torch.no_grad():
+        for name, amp in (('float32', None), ('bf16', dtype)):
+            context = torch.autocast(device.type, dtype=amp) if amp \
+                else contextlib.nullcontext()
+            with context:
+                feats = []
+                parts[f'encoder {name}'] = timed_call(
+                    lambda: feats.append(model.extract_feat(x)), device)
+                parts[f'decode head {name}'] = timed_call(
+                    lambda: model.decode_head.predict(
+                        list(feats[0]), metas, model.test_cfg), device)
+    return parts
 
 
 def peak_mb(fn: Callable, device: torch.device) -> float:
@@ -75,9 +101,12 @@ def run_precision(args, command: str) -> Dict:
             'float32': inference_fn(fast, args.large, None),
             'amp': inference_fn(fast, args.large, dtype or torch.bfloat16),
         }, device, 0, args.large_repeats)
+    parts = inference_parts(fast, args.large, device,
+                            dtype or torch.bfloat16)
     report = dict(command=command, machine=machine_info(args.device),
                   bf16_flags=list(cpu_bf16_flags()),
-                  settings=vars(args), train=train, infer=infer)
+                  settings=vars(args), train=train, infer=infer,
+                  infer_parts=parts)
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'precision.json'), 'w') as f:
         json.dump(report, f, indent=1, default=str)
@@ -113,4 +142,9 @@ def markdown(report: Dict) -> str:
     for name, t in infer.items():
         lines.append(f'| {name} | {t["median_s"]:.2f} | '
                      f'{f32 / t["median_s"]:.2f}x | {t["peak_mb"]:.0f} |')
+    lines += ['', f'Where the {s["large"]}² inference time goes (one pass '
+              'each; `amp` above runs the encoder in bf16, the head in '
+              'float32):', '', '| part | s |', '|---|---|']
+    lines += [f'| {name} | {sec:.2f} |'
+              for name, sec in report['infer_parts'].items()]
     return '\n'.join(lines) + '\n'
