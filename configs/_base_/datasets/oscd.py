@@ -7,7 +7,7 @@
 # open-cd's OpenCV loader reads at most 4 bands, so the test pipeline loads
 # with CDLoadImagePair too (ftan_opencd/pixels.py reads GeoTIFFs with
 # rasterio, every band in file order).
-dataset_type = 'CheckedCDDataset'
+_base_ = './levir_cd.py'
 data_root = 'data/OSCD13'
 
 # Band order of the files (tools/prepare_oscd.py's default --bands).
@@ -60,51 +60,12 @@ test_pipeline = [
     dict(type='MultiImgPackSegInputs')
 ]
 
+# The LEVIR-CD layout and loaders of levir_cd.py, with 13-band GeoTIFFs.
+suffixes = dict(img_suffix='.tif', seg_map_suffix='.png')
 train_dataloader = dict(
     batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_suffix='.tif',
-        seg_map_suffix='.png',
-        data_prefix=dict(
-            img_path_from='train/A',
-            img_path_to='train/B',
-            seg_map_path='train/label'),
-        pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline, **suffixes))
 val_dataloader = dict(
-    batch_size=1,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_suffix='.tif',
-        seg_map_suffix='.png',
-        data_prefix=dict(
-            img_path_from='val/A',
-            img_path_to='val/B',
-            seg_map_path='val/label'),
-        pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_suffix='.tif',
-        seg_map_suffix='.png',
-        data_prefix=dict(
-            img_path_from='test/A',
-            img_path_to='test/B',
-            seg_map_path='test/label'),
-        pipeline=test_pipeline))
-
-val_evaluator = dict(type='ChangeMetric')
-test_evaluator = val_evaluator
+    dataset=dict(data_root=data_root, pipeline=test_pipeline, **suffixes))
+test_dataloader = val_dataloader
