@@ -31,26 +31,11 @@ setuptools_spec=$(get setuptools)
 mmengine_spec=$(get mmengine)
 mmcv_spec=$(get mmcv)
 mm_specs=("$(get mmsegmentation)" "$(get mmdet)" "$(get mmpretrain)")
-opencd_spec=$(get opencd)
 opencd_git=$(get opencd-git)
 opencd_commit=$(get opencd-commit)
 mmcv_wheel_torch=$(get mmcv-wheel-torch)
-
-# open-cd: $OPENCD_SRC, else a wheel of the pinned version in $WHEELS, else git.
-opencd_wheel=
-for f in "$WHEELS/opencd-${opencd_spec#*==}-"*.whl; do
-    [ -f "$f" ] && opencd_wheel=$f && break
-done
-if [ -n "${OPENCD_SRC:-}" ]; then
-    opencd_from=$OPENCD_SRC
-    opencd_args=(--no-deps "$OPENCD_SRC")
-elif [ -n "$opencd_wheel" ]; then
-    opencd_from=$opencd_wheel
-    opencd_args=(--no-deps --no-index --find-links "$WHEELS" "$opencd_spec")
-else
-    opencd_from=git+$opencd_git@$opencd_commit
-    opencd_args=(--no-deps "$opencd_from")
-fi
+# shellcheck source=tools/opencd_source.sh
+. "$here/tools/opencd_source.sh"
 
 if [ "${1:-}" = --print-pins ]; then
     printf '%s\n' "constraints: $stack" "$torch_spec" "$torchvision_spec" \

@@ -26,21 +26,8 @@ setuptools_spec=$(get setuptools)
 mmengine_spec=$(get mmengine)
 mmcv_spec=$(get mmcv)
 mm_specs=("$(get mmsegmentation)" "$(get mmdet)")
-opencd_spec=$(get opencd)
-opencd_wheel=
-for f in "$WHEELS/opencd-${opencd_spec#*==}-"*.whl; do
-    [ -f "$f" ] && opencd_wheel=$f && break
-done
-if [ -n "${OPENCD_SRC:-}" ]; then
-    opencd_from=$OPENCD_SRC
-    opencd_args=(--no-deps "$OPENCD_SRC")
-elif [ -n "$opencd_wheel" ]; then
-    opencd_from=$opencd_wheel
-    opencd_args=(--no-deps --no-index --find-links "$WHEELS" "$opencd_spec")
-else
-    opencd_from=git+$(get opencd-git)@$(get opencd-commit)
-    opencd_args=(--no-deps "$opencd_from")
-fi
+# shellcheck source=tools/opencd_source.sh
+. "$here/tools/opencd_source.sh"
 
 if [ "${1:-}" = --print-pins ]; then
     printf '%s\n' "venv: $venv" "$torch_spec" "$setuptools_spec" \
