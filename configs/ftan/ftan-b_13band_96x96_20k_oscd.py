@@ -6,7 +6,7 @@
 # per-band normalisation. Not a paper recipe: a starting point.
 _base_ = [
     '../_base_/models/ftan_b.py', '../_base_/datasets/oscd.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
 ]
 # Per-band normalisation of both dates (26 values); bgr_to_rgb only acts on
 # 6-channel input and is off: the bands stay in file order.
@@ -22,11 +22,9 @@ model = dict(
     backbone_inchannels=13,
     test_cfg=dict(mode='whole'))
 
+# schedule_40k.py's optimiser and hooks, 20k iterations without warm-up.
 max_iters = 20000
 val_interval = 1000
-optimizer = dict(
-    type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
 param_scheduler = [
     dict(
         type='PolyLR',
@@ -36,21 +34,6 @@ param_scheduler = [
         end=max_iters,
         by_epoch=False)
 ]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-auto_scale_lr = dict(enable=False, base_batch_size=16)
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook',
-        by_epoch=False,
-        interval=val_interval,
-        max_keep_ckpts=3,
-        save_best='F1',
-        rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='CDVisualizationHook', interval=1))
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+auto_scale_lr = dict(base_batch_size=16)
+default_hooks = dict(checkpoint=dict(interval=val_interval))
