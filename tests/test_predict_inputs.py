@@ -11,11 +11,12 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from ftan_opencd.apis import init_model, predict_pair, predict_pair_to_file
-from ftan_opencd.apis import inference
+from ftan_opencd.apis import init_model
+from ftan_opencd.apis import inference, inferencer
 from ftan_opencd.apis.writers import NODATA
 from ftan_opencd.pixels import PixelScaleWarning
-from .conftest import DEMO_CONFIG, load_tool
+from ftan_opencd.utils.user_errors import USER_ERROR_STATUS
+from .conftest import DEMO_CONFIG, infer, load_tool
 
 pytestmark = [
     pytest.mark.needs_torchvision,  # builds open-cd models
@@ -41,7 +42,7 @@ def write_tif(path, bgr, nodata=None):
 
 
 def run(model, *imgs, **kwargs):
-    return predict_pair(model, *imgs, window=64, stride=48,
+    return infer(model)(*imgs, window=64, stride=48,
                         return_prob=True, progress=False, **kwargs)
 
 
@@ -64,7 +65,7 @@ def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
     paths = [write_tif(tmp_path / 'a.tif', img1, nodata=0),
              write_tif(tmp_path / 'b.tif', img2)]
     out = tmp_path / 'out' / 'mask.tif'
-    summary = predict_pair_to_file(model, *paths, str(out),
+    summary = infer(model).predict_to_file(*paths, str(out),
                                    prob_file=str(tmp_path / 'out/p.tif'),
                                    window=64, stride=48, progress=False)
     assert summary['nodata'] == H * W // 2
@@ -130,7 +131,7 @@ def test_bad_arguments_are_refused(model, kwargs, message):
     if 'window' in kwargs:
         call['stride'] = 48
     with pytest.raises(ValueError, match=message):
-        predict_pair(model, *imgs, **call)
+        infer(model)(*imgs, **call)
 
 
 def test_rgb_arrays_with_channel_order(model):
@@ -151,34 +152,38 @@ def test_other_input_types_say_what_is_accepted(model, kind):
 
 def test_small_sides_warn(model, monkeypatch):
     logged = []
-    monkeypatch.setattr(inference, 'print_log',
+    monkeypatch.setattr(inferencer, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
     img1, img2 = (img[:20, :40] for img in images(9))
-    predict_pair(model, img1, img2, window=64, stride=48, progress=False)
+    infer(model)(img1, img2, window=64, stride=48, progress=False)
     assert any('20x40 has a side under 32 px' in msg for msg in logged)
 
 
 @pytest.mark.parametrize('suffix', ['.jpg', '.xyz', ''])
 def test_lossy_or_unknown_output_refused_before_the_model_loads(
-        tmp_path, suffix):
+        tmp_path, suffix, capsys):
     a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
     for path, img in zip((a, b), images(10)):
         cv2.imwrite(str(path), img)
-    with pytest.raises(ValueError, match='lossy or unknown'):
+    with pytest.raises(SystemExit) as exit_info:
         load_tool('predict').main([
             DEMO_CONFIG, str(tmp_path / 'no_such_checkpoint.pth'), '--img1',
             str(a), '--img2', str(b), '--out', str(tmp_path / f'm{suffix}')])
+    assert exit_info.value.code == USER_ERROR_STATUS
+    assert 'lossy or unknown' in capsys.readouterr().err
 
 
-def test_output_that_is_an_input_is_refused(tmp_path):
+def test_output_that_is_an_input_is_refused(tmp_path, capsys):
     a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
     for path, img in zip((a, b), images(11)):
         cv2.imwrite(str(path), img)
     before = a.read_bytes()
-    with pytest.raises(ValueError, match='is an input'):
+    with pytest.raises(SystemExit) as exit_info:
         load_tool('predict').main([
             DEMO_CONFIG, str(tmp_path / 'x.pth'), '--img1', str(a),
             '--img2', str(b), '--out', str(a)])
+    assert exit_info.value.code == USER_ERROR_STATUS
+    assert 'is an input' in capsys.readouterr().err
     assert a.read_bytes() == before
 
 
@@ -194,14 +199,14 @@ def test_failed_run_leaves_no_output(model, tmp_path, monkeypatch, suffix):
 
     monkeypatch.setattr(inference, 'window_probability', failing)
     with pytest.raises(RuntimeError, match='interrupted'):
-        predict_pair_to_file(model, *images(12), str(tmp_path / f'm{suffix}'),
+        infer(model).predict_to_file(*images(12), str(tmp_path / f'm{suffix}'),
                              window=32, stride=32, batch_size=1,
                              progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_folder_run_reports_bad_pairs_and_goes_on(checkpoint, tmp_path,
-                                                  capsys):
+                                                  log):
     dir1, dir2, out = tmp_path / 'A', tmp_path / 'B', tmp_path / 'out'
     dir1.mkdir()
     dir2.mkdir()
@@ -218,15 +223,15 @@ def test_folder_run_reports_bad_pairs_and_goes_on(checkpoint, tmp_path,
         'good1.png', 'good2.png', 'predict_summary.json']
     summary = json.loads((out / 'predict_summary.json').read_text())
     assert not summary['complete'] and summary['failed'] == 1
-    printed = capsys.readouterr().out
+    printed = log.text
     assert 'empty.png' in printed and 'INCOMPLETE' in printed
 
 
 def test_unknown_or_missing_device_is_explained():
-    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+    with pytest.raises(ValueError, match='gpu: unknown device'):
         init_model(DEMO_CONFIG, device='gpu')
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match='CUDA is not available'):
+        with pytest.raises(ValueError, match='no CUDA GPU is visible'):
             init_model(DEMO_CONFIG, device='cuda:0')
 
 
