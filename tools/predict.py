@@ -44,7 +44,7 @@ from ftan_opencd.apis.folders import output_name, pair_folders
 from ftan_opencd.apis.vectorize import check_vector_file, check_vector_options
 from ftan_opencd.apis.writers import check_output_files
 from ftan_opencd.pixels import is_raster_path
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 
 
 def parse_args(argv=None):
