@@ -32,7 +32,7 @@ from ftan_opencd.apis.overlay import grid, heat_overlay, \
 from ftan_opencd.apis.sources import open_pair
 from ftan_opencd.apis.writers import write_png
 from ftan_opencd.pixels import display_image
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 
 VARIANTS = ('with-fdm', 'without-fdm')
 

@@ -45,7 +45,7 @@ from ftan_opencd.apis import (FTANInferencer, PairJob, PixelOptions,
                               PolygonOptions, WindowOptions)
 from ftan_opencd.apis.pair_jobs import check_jobs, folder_jobs, prob_path
 from ftan_opencd.pixels import is_raster_path
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
                                            exit_on_user_error)
 
