@@ -31,8 +31,8 @@ preparation tools. ``channels`` is what the model takes per date (its
    either date is invalid both dates are filled with 0 for the model, and
    the prediction there is nodata (255 in the mask, NaN in the
    probability). Values that look like another scale (uint16 data within
-   0..4095, float data within 0..1) give a :class:`PixelScaleWarning`
-   naming ``max_value``.
+   0..4095, float data within 0..1 or above 255) give a
+   :class:`PixelScaleWarning` naming ``max_value``.
 5. **Labels** (:func:`binary_label`): a change label holds {0, 255} or
    {0, 1} (a palette PNG: its indices; the alpha channel of a 4-channel
    label is dropped); a colour label whose channels are equal is read as
@@ -50,6 +50,8 @@ import numpy as np
 UINT16_TO_UINT8 = 257.0
 RASTER_SUFFIXES = ('.tif', '.tiff')
 MAX_LISTED_VALUES = 10
+# Float data without max_value is taken to be on 0..FLOAT_FULL_SCALE.
+FLOAT_FULL_SCALE = 255.0
 SCALE_HINT = ('set max_value (e.g. 4095 for 12-bit data, 1.0 for '
               'reflectance; --max-value on the tools)')
 
@@ -188,17 +190,21 @@ def check_scale(sample: np.ndarray, name: str,
         return
     peak = float(finite.max())
     if sample.dtype == np.uint16 and 0 < peak <= 4095:
-        guess, mapped = 'is 12-bit (or less) data in a 16-bit file', \
-            peak / UINT16_TO_UINT8
+        guess = ('if it is 12-bit (or less) data in a 16-bit file, the '
+                 f'default scale maps it to 0..{peak / UINT16_TO_UINT8:.3g} '
+                 'instead of 0..255')
     elif sample.dtype.kind == 'f' and 0 < peak <= 1.0:
-        guess, mapped = 'is on a 0..1 scale (reflectance?)', peak
+        guess = ('if it is on a 0..1 scale (reflectance?), the default '
+                 f'scale maps it to 0..{peak:.3g} instead of 0..255')
+    elif sample.dtype.kind == 'f' and peak > FLOAT_FULL_SCALE:
+        guess = ('float data is taken to be on 0..255 already, so the model '
+                 f'sees values up to {peak / FLOAT_FULL_SCALE:.3g} times '
+                 'the range it was trained on')
     else:
         return
-    warnings.warn(
-        f'{name}: the largest value is {peak:g}; if it {guess}, the '
-        f'default scale maps it to 0..{mapped:.3g} instead of 0..255 and '
-        f'the prediction is meaningless: {SCALE_HINT}',
-        PixelScaleWarning, stacklevel=3)
+    message = (f'{name}: the largest value is {peak:g}; {guess} and the '
+               f'prediction is meaningless: {SCALE_HINT}')
+    warnings.warn(message, PixelScaleWarning, stacklevel=3)
 
 
 def valid_pixels(block: np.ndarray,

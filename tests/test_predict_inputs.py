@@ -82,16 +82,21 @@ def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
     np.testing.assert_array_equal(mask_api == NODATA, mask == NODATA)
 
 
-@pytest.mark.parametrize('dtype, high, max_value', [
-    (np.float32, 1.0, 1.0),  # reflectance
-    (np.uint16, 4096, 4095),  # 12-bit data in a 16-bit array
+@pytest.mark.parametrize('dtype, high, max_value, says', [
+    (np.float32, 1.0, 1.0, 'on a 0..1 scale'),  # reflectance
+    (np.uint16, 4096, 4095, '12-bit'),  # 12-bit data in a 16-bit array
+    # float on 0..25500 (e.g. reflectance x 10000 + offset), taken as 0..255
+    (np.float32, 25500.0, 25500.0, 'float data is taken to be on 0..255 '
+     r'already, so the model sees values up to 100 times'),
 ])
 def test_scale_that_looks_wrong_warns_naming_the_option(
-        model, dtype, high, max_value):
+        model, dtype, high, max_value, says):
     rng = np.random.default_rng(3)
     imgs = [(rng.random((H, W, 3)) * high).astype(dtype) for _ in range(2)]
-    with pytest.warns(PixelScaleWarning, match='max_value'):
+    imgs[0][0, 0, 0] = max_value  # the peak the message quotes
+    with pytest.warns(PixelScaleWarning, match=says) as caught:
         run(model, *imgs)
+    assert all('max_value' in str(w.message) for w in caught)
     with warnings.catch_warnings():
         warnings.simplefilter('error', PixelScaleWarning)
         _, prob = run(model, *imgs, max_value=max_value)
