@@ -2,6 +2,10 @@
 pixels, value scales, outputs, arguments and folder runs (fixtures made
 here, the CPU demo's small FTAN with random weights)."""
 import json
+import logging
+import os
+import subprocess
+import sys
 import warnings
 
 import cv2
@@ -11,12 +15,15 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
+from mmengine.logging import MMLogger
+
+from ftan_opencd import pixels
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis import inference, inferencer
 from ftan_opencd.apis.writers import NODATA
 from ftan_opencd.pixels import PixelScaleWarning
 from ftan_opencd.utils.user_errors import USER_ERROR_STATUS
-from .conftest import DEMO_CONFIG, infer, load_tool
+from .conftest import DEMO_CONFIG, REPO, infer, load_tool
 
 pytestmark = [
     pytest.mark.needs_torchvision,  # builds open-cd models
@@ -83,16 +90,21 @@ def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
     np.testing.assert_array_equal(mask_api == NODATA, mask == NODATA)
 
 
-@pytest.mark.parametrize('dtype, high, max_value', [
-    (np.float32, 1.0, 1.0),  # reflectance
-    (np.uint16, 4096, 4095),  # 12-bit data in a 16-bit array
+@pytest.mark.parametrize('dtype, high, max_value, says', [
+    (np.float32, 1.0, 1.0, 'on a 0..1 scale'),  # reflectance
+    (np.uint16, 4096, 4095, '12-bit'),  # 12-bit data in a 16-bit array
+    # float on 0..25500 (e.g. reflectance x 10000 + offset), taken as 0..255
+    (np.float32, 25500.0, 25500.0, 'float data is taken to be on 0..255 '
+     r'already, so the model sees values up to 100 times'),
 ])
 def test_scale_that_looks_wrong_warns_naming_the_option(
-        model, dtype, high, max_value):
+        model, dtype, high, max_value, says):
     rng = np.random.default_rng(3)
     imgs = [(rng.random((H, W, 3)) * high).astype(dtype) for _ in range(2)]
-    with pytest.warns(PixelScaleWarning, match='max_value'):
+    imgs[0][0, 0, 0] = max_value  # the peak the message quotes
+    with pytest.warns(PixelScaleWarning, match=says) as caught:
         run(model, *imgs)
+    assert all('max_value' in str(w.message) for w in caught)
     with warnings.catch_warnings():
         warnings.simplefilter('error', PixelScaleWarning)
         _, prob = run(model, *imgs, max_value=max_value)
@@ -100,6 +112,63 @@ def test_scale_that_looks_wrong_warns_naming_the_option(
         img.astype(np.float32) * np.float32(255 / max_value) for img in imgs
     ])
     np.testing.assert_allclose(prob, prob_255, atol=1e-5)
+
+
+@pytest.fixture
+def logged(caplog):
+    """Records of mmengine's current logger, at warning level and above."""
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_scale_warning_is_logged_even_with_warnings_ignored(
+        model, logged, monkeypatch):
+    monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
+    imgs = images(12, np.uint16, 3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        run(model, *imgs)
+        run(model, *imgs)  # the same messages: not logged again
+    messages = [r.getMessage() for r in logged.records
+                if 'PixelScaleWarning' in r.getMessage()]
+    # one per date, not repeated by the second run
+    assert [m.split(':')[1].strip() for m in messages] == ['img1', 'img2']
+    assert all('12-bit' in m and 'max_value' in m for m in messages)
+    assert all(r.levelno == logging.WARNING for r in logged.records)
+
+
+def test_scale_warnings_logged_for_a_few_images_only(logged, monkeypatch):
+    monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
+    monkeypatch.setattr(pixels, 'MAX_LOGGED_SCALE_WARNINGS', 2)
+    with pytest.warns(PixelScaleWarning):
+        for i in range(5):
+            pixels.check_scale(np.full((4, 4, 3), 100 + i, np.uint16),
+                               f'image{i}')
+    messages = [r.getMessage() for r in logged.records]
+    assert [m.split(':')[1].strip() for m in messages[:2]] == [
+        'image0', 'image1']
+    assert messages[2:] == ['PixelScaleWarning: more than 2 images look '
+                            'like another scale; the others are not logged']
+
+
+def test_predict_tool_shows_scale_warning_under_pythonwarnings_ignore(
+        checkpoint, tmp_path):
+    paths = [str(tmp_path / f'{name}.png') for name in 'ab']
+    for path, img in zip(paths, images(13, np.uint16, 4096)):
+        cv2.imwrite(path, img)
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'tools', 'predict.py'),
+         DEMO_CONFIG, checkpoint, '--img1', paths[0], '--img2', paths[1],
+         '--out', str(tmp_path / 'mask.png'), '--no-progress'],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout + done.stderr
+    assert f'PixelScaleWarning: {paths[0]}: the largest value is' in said
+    assert 'UserWarning' not in said  # Python warnings are off
 
 
 def test_values_above_max_value_are_refused(model):
