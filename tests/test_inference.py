@@ -266,10 +266,10 @@ def test_activation_maps_for_each_stage_with_and_without_fdm(
     assert torch.equal(before, after)
 
 
-def test_open_cd_inferencer_gives_the_predict_pair_mask(model, checkpoint,
+def test_open_cd_inferencer_gives_the_ftan_inferencer_mask(model, checkpoint,
                                                         tmp_path):
     """open-cd's standard entry point runs the config's test pipeline
-    (open-cd's loader + CDConformPixels) and agrees with predict_pair.
+    (open-cd's loader + CDConformPixels) and agrees with FTANInferencer.
 
     classes/palette are passed because open-cd 1.1.0's inferencer reads
     ``model.dataset_meta.classes`` from the dict mmseg stores there.

@@ -1,6 +1,6 @@
 """One pixel contract: the tensor the model receives for a file is the same
 through the training loader, the test pipeline (open-cd's loader +
-CDConformPixels, what OpenCDInferencer runs) and predict_pair."""
+CDConformPixels, what OpenCDInferencer runs) and FTANInferencer."""
 import copy
 
 import cv2
@@ -101,7 +101,7 @@ def pipeline_inputs(model, pipeline_cfg, files, label):
 
 
 def predict_inputs(model, files):
-    """The normalised tensor predict_pair gives the model (one window)."""
+    """The normalised tensor FTANInferencer gives the model (one window)."""
     src1, src2 = open_pair(files[0], files[1], model.backbone_inchannels)
     try:
         band = np.concatenate(

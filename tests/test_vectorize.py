@@ -226,7 +226,7 @@ def test_rows_out_of_order_and_bad_options_are_refused():
             ChangeVectorizer(lambda f: None, **kwargs)
 
 
-# -- files, through predict_pair_to_file and tools/predict.py -------------
+# -- files, through predict_to_file and tools/predict.py -------------
 
 
 @pytest.mark.needs_torchvision

@@ -115,7 +115,7 @@ def stage_gradcam(model: nn.Module,
         img2 (np.ndarray): Date 2, same shape.
         stages (Sequence[int]): Backbone stages. Default: all four.
         threshold (float, optional): Change threshold; see
-            :func:`predict_pair`.
+            :class:`~ftan_opencd.apis.FTANInferencer`.
 
     Returns:
         dict: ``cams`` float32 (2, len(stages), H, W) in [0, 1] (date,

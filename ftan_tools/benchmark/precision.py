@@ -6,7 +6,7 @@ compute pattern in float32, the fast pattern in float32 and the fast
 pattern under bfloat16 autocast (what ``tools/train.py --amp`` runs on a CPU
 with native bfloat16); whole-image inference of the fast pattern in float32
 and with ``amp=True`` (encoder under autocast, decoder in float32: what
-``predict_pair(..., amp=True)`` runs). All variants share the same seeded
+``FTANInferencer(..., amp=True)`` runs). All variants share the same seeded
 weights. Peak memory is measured per variant in a separate pass.
 """
 import contextlib
@@ -136,7 +136,7 @@ def markdown(report: Dict) -> str:
                      f'{ref / t["median_s"]:.2f}x | {t["peak_mb"]:.0f} |')
     f32 = infer['float32']['median_s']
     lines += [
-        '', f'Whole-image inference at {s["large"]}² (predict_pair path):',
+        '', f'Whole-image inference at {s["large"]}² (FTANInferencer path):',
         '', '| variant | s | vs float32 | peak MB |', '|---|---|---|---|'
     ]
     for name, t in infer.items():
