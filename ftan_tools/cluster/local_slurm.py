@@ -214,6 +214,8 @@ class LocalSlurm:
         """Create the state folder, ``slurm.conf`` and munged's folder."""
         for folder in ('ctld', 'spool'):
             os.makedirs(osp.join(self.state_dir, folder), exist_ok=True)
+        # munged refuses a socket whose folders not everyone can search.
+        os.chmod(self.state_dir, 0o755)
         # munged's socket folder: its own, searchable by every client.
         os.makedirs(self.munge_dir, exist_ok=True)
         os.chmod(self.munge_dir, 0o755)
