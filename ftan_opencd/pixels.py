@@ -31,8 +31,10 @@ preparation tools. ``channels`` is what the model takes per date (its
    either date is invalid both dates are filled with 0 for the model, and
    the prediction there is nodata (255 in the mask, NaN in the
    probability). Values that look like another scale (uint16 data within
-   0..4095, float data within 0..1) give a :class:`PixelScaleWarning`
-   naming ``max_value``.
+   0..4095, float data within 0..1 or above 255) give a
+   :class:`PixelScaleWarning` naming ``max_value``, which is also logged
+   (mmengine's current logger, warning level), so that it reaches the log
+   files and survives ``PYTHONWARNINGS=ignore``.
 5. **Labels** (:func:`binary_label`): a change label holds {0, 255} or
    {0, 1} (a palette PNG: its indices; the alpha channel of a 4-channel
    label is dropped); a colour label whose channels are equal is read as
@@ -40,16 +42,22 @@ preparation tools. ``channels`` is what the model takes per date (its
    which binarises on purpose: changed where the value (the brightest
    channel of a colour label) is >= the threshold.
 """
+import logging
 import os.path as osp
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 
 UINT16_TO_UINT8 = 257.0
 RASTER_SUFFIXES = ('.tif', '.tiff')
 MAX_LISTED_VALUES = 10
+# Float data without max_value is taken to be on 0..FLOAT_FULL_SCALE.
+FLOAT_FULL_SCALE = 255.0
+MAX_LOGGED_SCALE_WARNINGS = 10
+_LOGGED_SCALE_WARNINGS = set()
 SCALE_HINT = ('set max_value (e.g. 4095 for 12-bit data, 1.0 for '
               'reflectance; --max-value on the tools)')
 
@@ -174,6 +182,10 @@ def check_scale(sample: np.ndarray, name: str,
                 max_value: Optional[float] = None) -> None:
     """Warn when values look like another scale than the one assumed.
 
+    The :class:`PixelScaleWarning` is also logged (the first
+    :data:`MAX_LOGGED_SCALE_WARNINGS` distinct messages of a process, so
+    that a data set of such images does not flood the training log).
+
     Args:
         sample (np.ndarray): The image, or a decimated read of it.
         name (str): Source name for the message.
@@ -188,17 +200,36 @@ def check_scale(sample: np.ndarray, name: str,
         return
     peak = float(finite.max())
     if sample.dtype == np.uint16 and 0 < peak <= 4095:
-        guess, mapped = 'is 12-bit (or less) data in a 16-bit file', \
-            peak / UINT16_TO_UINT8
+        guess = ('if it is 12-bit (or less) data in a 16-bit file, the '
+                 f'default scale maps it to 0..{peak / UINT16_TO_UINT8:.3g} '
+                 'instead of 0..255')
     elif sample.dtype.kind == 'f' and 0 < peak <= 1.0:
-        guess, mapped = 'is on a 0..1 scale (reflectance?)', peak
+        guess = ('if it is on a 0..1 scale (reflectance?), the default '
+                 f'scale maps it to 0..{peak:.3g} instead of 0..255')
+    elif sample.dtype.kind == 'f' and peak > FLOAT_FULL_SCALE:
+        guess = ('float data is taken to be on 0..255 already, so the model '
+                 f'sees values up to {peak / FLOAT_FULL_SCALE:.3g} times '
+                 'the range it was trained on')
     else:
         return
-    warnings.warn(
-        f'{name}: the largest value is {peak:g}; if it {guess}, the '
-        f'default scale maps it to 0..{mapped:.3g} instead of 0..255 and '
-        f'the prediction is meaningless: {SCALE_HINT}',
-        PixelScaleWarning, stacklevel=3)
+    message = (f'{name}: the largest value is {peak:g}; {guess} and the '
+               f'prediction is meaningless: {SCALE_HINT}')
+    warnings.warn(message, PixelScaleWarning, stacklevel=3)
+    _log_scale_warning(message)
+
+
+def _log_scale_warning(message: str) -> None:
+    """Log a scale warning once per process, up to
+    :data:`MAX_LOGGED_SCALE_WARNINGS` distinct messages."""
+    if message in _LOGGED_SCALE_WARNINGS or \
+            len(_LOGGED_SCALE_WARNINGS) > MAX_LOGGED_SCALE_WARNINGS:
+        return
+    _LOGGED_SCALE_WARNINGS.add(message)
+    if len(_LOGGED_SCALE_WARNINGS) > MAX_LOGGED_SCALE_WARNINGS:
+        message = (f'more than {MAX_LOGGED_SCALE_WARNINGS} images look like '
+                   'another scale; the others are not logged')
+    print_log(f'PixelScaleWarning: {message}', logger='current',
+              level=logging.WARNING)
 
 
 def valid_pixels(block: np.ndarray,

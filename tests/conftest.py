@@ -78,3 +78,22 @@ def checkpoint(model, tmp_path_factory):
     path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
     return str(path)
+
+
+def infer(model, **options):
+    """An :class:`~ftan_opencd.apis.FTANInferencer` around ``model``."""
+    from ftan_opencd.apis import FTANInferencer
+    return FTANInferencer.from_model(model, **options)
+
+
+@pytest.fixture
+def log(caplog):
+    """``caplog`` receiving the records of mmengine's current logger."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)

@@ -245,3 +245,39 @@ def test_published_safetensors_load_like_the_checkpoint(tmp_path):
     original = load_checkpoint_file(tmp_path / 'iter_1.pth')['state_dict']
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, original[name], rtol=0, atol=0)
+
+
+def cut_in_half(path):
+    content = path.read_bytes()
+    path.write_bytes(content[:len(content) // 2])
+
+
+@pytest.mark.parametrize('fmt', ['zip', 'legacy', 'safetensors'])
+def test_checkpoint_cut_short_is_called_truncated(tmp_path, fmt):
+    weights = Regressor().state_dict()
+    if fmt == 'safetensors':
+        from safetensors.torch import save_file
+        path = tmp_path / 'model.safetensors'
+        save_file({k: v.contiguous() for k, v in weights.items()}, str(path))
+    else:
+        path = tmp_path / 'model.pth'
+        torch.save(dict(state_dict=weights, meta={}), str(path),
+                   _use_new_zipfile_serialization=fmt == 'zip')
+    assert len(load_checkpoint_file(path)['state_dict']) == len(weights)
+    cut_in_half(path)
+    for trusted in (False, True):
+        with pytest.raises(CheckpointError) as error:
+            load_checkpoint_file(path, trusted=trusted)
+        message = str(error.value)
+        assert str(path) in message
+        assert 'looks truncated (an incomplete download or copy)' in message
+        assert 'download or copy it again' in message
+
+
+def test_other_unreadable_files_are_not_called_truncated(tmp_path):
+    path = tmp_path / 'x.pth'
+    path.write_bytes(b'PK\x03\x04' + bytes(100) + b'PK\x05\x06' + bytes(18))
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint_file(path)
+    assert 'cannot read' in str(error.value)
+    assert 'truncated' not in str(error.value)

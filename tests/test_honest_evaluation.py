@@ -20,7 +20,8 @@ from ftan_tools.datasets.leaks import (Duplicate, PairDigest,
                                        drop_leaks, find_leaks, image_digest)
 from ftan_tools.datasets.synthetic import write_dataset
 from ftan_tools.datasets.tiling import check_root_leaks, find_pairs
-from ftan_opencd.utils.config_loading import load_config, split_datasets
+from ftan_opencd.cli import load_config
+from ftan_opencd.datasets import split_datasets
 from .conftest import REPO, load_tool
 
 DSIFN_DIRS = ('t1', 't2', 'mask')

@@ -15,14 +15,13 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 import ftan_opencd  # noqa: F401 - registers FTAN in open-cd
-from ftan_opencd.apis import init_model, predict_pair, predict_pair_to_file
 from ftan_opencd.apis.folders import pair_folders
 from ftan_opencd.apis.gradcam import fdm_bypassed
 from ftan_opencd.apis.inference import change_probability, forward_logits
 from ftan_opencd.apis.sliding_window import (RowBlender, WindowLayout,
                                              window_starts)
 from ftan_opencd.pixels import import_rasterio
-from .conftest import DEMO_CONFIG, load_tool
+from .conftest import DEMO_CONFIG, infer, load_tool
 
 pytestmark = [
     pytest.mark.needs_torchvision,  # builds open-cd models
@@ -65,7 +64,7 @@ def open_cd_probability(model, img1, img2):
 
 def test_window_larger_than_image_equals_open_cd_whole_inference(model):
     img1, img2 = random_pair()
-    mask, prob = predict_pair(model, img1, img2, window=256,
+    mask, prob = infer(model)(img1, img2, window=256,
                               return_prob=True, progress=False)
     assert mask.shape == prob.shape == (H, W)
     assert mask.dtype == np.uint8 and prob.dtype == np.float32
@@ -76,7 +75,7 @@ def test_window_larger_than_image_equals_open_cd_whole_inference(model):
 
 def test_non_overlapping_windows_equal_per_tile_inference(model):
     img1, img2 = random_pair(128, 192, seed=1)
-    prob = predict_pair(model, img1, img2, window=64, stride=64,
+    prob = infer(model)(img1, img2, window=64, stride=64,
                         batch_size=4, return_prob=True, progress=False)[1]
     for top in (0, 64):
         for left in (0, 64, 128):
@@ -88,15 +87,15 @@ def test_non_overlapping_windows_equal_per_tile_inference(model):
 
 def test_overlapping_windows_odd_size_and_batch_invariance(model):
     img1, img2 = random_pair(seed=2)
-    mask, prob = predict_pair(model, img1, img2, window=64, stride=40,
+    mask, prob = infer(model)(img1, img2, window=64, stride=40,
                               batch_size=5, return_prob=True, progress=False)
     assert mask.shape == prob.shape == (H, W)
     assert set(np.unique(mask)) <= {0, 1}
     assert 0 <= prob.min() and prob.max() <= 1
-    prob_1 = predict_pair(model, img1, img2, window=64, stride=40,
+    prob_1 = infer(model)(img1, img2, window=64, stride=40,
                           batch_size=1, return_prob=True, progress=False)[1]
     np.testing.assert_allclose(prob, prob_1, atol=1e-5)
-    strict = predict_pair(model, img1, img2, window=64, stride=40,
+    strict = infer(model)(img1, img2, window=64, stride=40,
                           threshold=0.99, progress=False)
     np.testing.assert_array_equal(strict, (prob > 0.99).astype(np.uint8))
 
@@ -152,10 +151,10 @@ def test_geotiff_round_trip_keeps_crs_and_transform(model, tmp_path):
     write_geotiff(path1, img1)
     write_geotiff(path2, img2)
     out, prob_out = str(tmp_path / 'change.tif'), str(tmp_path / 'prob.tif')
-    predict_pair_to_file(model, path1, path2, out, prob_out, window=64,
+    infer(model).predict_to_file(path1, path2, out, prob_out, window=64,
                          stride=48, progress=False)
-    expected_mask, expected_prob = predict_pair(
-        model, img1, img2, window=64, stride=48, return_prob=True,
+    expected_mask, expected_prob = infer(model)(
+        img1, img2, window=64, stride=48, return_prob=True,
         progress=False)
     with rasterio.open(out) as ds:
         assert ds.crs == CRS_UTM and ds.transform == TRANSFORM
@@ -185,7 +184,7 @@ def test_mismatched_pair_is_refused_naming_both_files(model, tmp_path,
     write_geotiff(path2, img2, crs=change.get('crs', CRS_UTM),
                   transform=change.get('transform', TRANSFORM))
     with pytest.raises(ValueError) as err:
-        predict_pair(model, path1, path2, progress=False)
+        infer(model)(path1, path2, progress=False)
     message = str(err.value)
     assert path1 in message and path2 in message and what in message
 
@@ -195,11 +194,11 @@ def test_png_pair_gives_png_0_255_mask(model, tmp_path):
     cv2.imwrite(str(tmp_path / 'a.png'), img1)
     cv2.imwrite(str(tmp_path / 'b.png'), img2)
     out = str(tmp_path / 'out' / 'mask.png')
-    predict_pair_to_file(model, str(tmp_path / 'a.png'),
+    infer(model).predict_to_file(str(tmp_path / 'a.png'),
                          str(tmp_path / 'b.png'), out, window=64,
                          stride=48, progress=False)
     written = cv2.imread(out, cv2.IMREAD_UNCHANGED)
-    expected = predict_pair(model, img1, img2, window=64, stride=48,
+    expected = infer(model)(img1, img2, window=64, stride=48,
                             progress=False)
     np.testing.assert_array_equal(written, expected * 255)
 
@@ -210,7 +209,7 @@ def test_missing_rasterio_is_explained(monkeypatch):
         import_rasterio()
 
 
-def test_folder_mode_pairs_by_name(checkpoint, tmp_path, capsys):
+def test_folder_mode_pairs_by_name(checkpoint, tmp_path, log):
     dir1, dir2, out_dir = tmp_path / 'A', tmp_path / 'B', tmp_path / 'out'
     dir1.mkdir()
     dir2.mkdir()
@@ -232,7 +231,7 @@ def test_folder_mode_pairs_by_name(checkpoint, tmp_path, capsys):
         'predict_summary.json', 'x.png', 'x_prob.png', 'y.png', 'y_prob.png']
     summary = json.loads((out_dir / 'predict_summary.json').read_text())
     assert summary['complete'] and summary['pairs'] == 2
-    printed = capsys.readouterr().out
+    printed = log.text
     assert 'only_in_a.png' in printed and 'only_in_b.png' in printed
 
 
@@ -285,7 +284,7 @@ def test_open_cd_inferencer_gives_the_predict_pair_mask(model, checkpoint,
         classes=('unchanged', 'changed'), palette=[[0, 0, 0],
                                                    [255, 255, 255]])
     result = inferencer([paths], return_datasamples=True)
-    mask, prob = predict_pair(model, *paths, window=160, stride=160,
+    mask, prob = infer(model)(*paths, window=160, stride=160,
                               return_prob=True, progress=False)
     logits = result.seg_logits.data[None]
     np.testing.assert_allclose(change_probability(logits)[0].numpy(), prob,

@@ -2,6 +2,10 @@
 pixels, value scales, outputs, arguments and folder runs (fixtures made
 here, the CPU demo's small FTAN with random weights)."""
 import json
+import logging
+import os
+import subprocess
+import sys
 import warnings
 
 import cv2
@@ -11,11 +15,15 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from ftan_opencd.apis import init_model, predict_pair, predict_pair_to_file
-from ftan_opencd.apis import inference
+from mmengine.logging import MMLogger
+
+from ftan_opencd import pixels
+from ftan_opencd.apis import init_model
+from ftan_opencd.apis import inference, inferencer
 from ftan_opencd.apis.writers import NODATA
 from ftan_opencd.pixels import PixelScaleWarning
-from .conftest import DEMO_CONFIG, load_tool
+from ftan_opencd.utils.user_errors import USER_ERROR_STATUS
+from .conftest import DEMO_CONFIG, REPO, infer, load_tool
 
 pytestmark = [
     pytest.mark.needs_torchvision,  # builds open-cd models
@@ -41,7 +49,7 @@ def write_tif(path, bgr, nodata=None):
 
 
 def run(model, *imgs, **kwargs):
-    return predict_pair(model, *imgs, window=64, stride=48,
+    return infer(model)(*imgs, window=64, stride=48,
                         return_prob=True, progress=False, **kwargs)
 
 
@@ -64,7 +72,7 @@ def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
     paths = [write_tif(tmp_path / 'a.tif', img1, nodata=0),
              write_tif(tmp_path / 'b.tif', img2)]
     out = tmp_path / 'out' / 'mask.tif'
-    summary = predict_pair_to_file(model, *paths, str(out),
+    summary = infer(model).predict_to_file(*paths, str(out),
                                    prob_file=str(tmp_path / 'out/p.tif'),
                                    window=64, stride=48, progress=False)
     assert summary['nodata'] == H * W // 2
@@ -82,16 +90,21 @@ def test_declared_nodata_is_masked_and_written_as_nodata(model, tmp_path):
     np.testing.assert_array_equal(mask_api == NODATA, mask == NODATA)
 
 
-@pytest.mark.parametrize('dtype, high, max_value', [
-    (np.float32, 1.0, 1.0),  # reflectance
-    (np.uint16, 4096, 4095),  # 12-bit data in a 16-bit array
+@pytest.mark.parametrize('dtype, high, max_value, says', [
+    (np.float32, 1.0, 1.0, 'on a 0..1 scale'),  # reflectance
+    (np.uint16, 4096, 4095, '12-bit'),  # 12-bit data in a 16-bit array
+    # float on 0..25500 (e.g. reflectance x 10000 + offset), taken as 0..255
+    (np.float32, 25500.0, 25500.0, 'float data is taken to be on 0..255 '
+     r'already, so the model sees values up to 100 times'),
 ])
 def test_scale_that_looks_wrong_warns_naming_the_option(
-        model, dtype, high, max_value):
+        model, dtype, high, max_value, says):
     rng = np.random.default_rng(3)
     imgs = [(rng.random((H, W, 3)) * high).astype(dtype) for _ in range(2)]
-    with pytest.warns(PixelScaleWarning, match='max_value'):
+    imgs[0][0, 0, 0] = max_value  # the peak the message quotes
+    with pytest.warns(PixelScaleWarning, match=says) as caught:
         run(model, *imgs)
+    assert all('max_value' in str(w.message) for w in caught)
     with warnings.catch_warnings():
         warnings.simplefilter('error', PixelScaleWarning)
         _, prob = run(model, *imgs, max_value=max_value)
@@ -99,6 +112,63 @@ def test_scale_that_looks_wrong_warns_naming_the_option(
         img.astype(np.float32) * np.float32(255 / max_value) for img in imgs
     ])
     np.testing.assert_allclose(prob, prob_255, atol=1e-5)
+
+
+@pytest.fixture
+def logged(caplog):
+    """Records of mmengine's current logger, at warning level and above."""
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_scale_warning_is_logged_even_with_warnings_ignored(
+        model, logged, monkeypatch):
+    monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
+    imgs = images(12, np.uint16, 3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        run(model, *imgs)
+        run(model, *imgs)  # the same messages: not logged again
+    messages = [r.getMessage() for r in logged.records
+                if 'PixelScaleWarning' in r.getMessage()]
+    # one per date, not repeated by the second run
+    assert [m.split(':')[1].strip() for m in messages] == ['img1', 'img2']
+    assert all('12-bit' in m and 'max_value' in m for m in messages)
+    assert all(r.levelno == logging.WARNING for r in logged.records)
+
+
+def test_scale_warnings_logged_for_a_few_images_only(logged, monkeypatch):
+    monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
+    monkeypatch.setattr(pixels, 'MAX_LOGGED_SCALE_WARNINGS', 2)
+    with pytest.warns(PixelScaleWarning):
+        for i in range(5):
+            pixels.check_scale(np.full((4, 4, 3), 100 + i, np.uint16),
+                               f'image{i}')
+    messages = [r.getMessage() for r in logged.records]
+    assert [m.split(':')[1].strip() for m in messages[:2]] == [
+        'image0', 'image1']
+    assert messages[2:] == ['PixelScaleWarning: more than 2 images look '
+                            'like another scale; the others are not logged']
+
+
+def test_predict_tool_shows_scale_warning_under_pythonwarnings_ignore(
+        checkpoint, tmp_path):
+    paths = [str(tmp_path / f'{name}.png') for name in 'ab']
+    for path, img in zip(paths, images(13, np.uint16, 4096)):
+        cv2.imwrite(path, img)
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'tools', 'predict.py'),
+         DEMO_CONFIG, checkpoint, '--img1', paths[0], '--img2', paths[1],
+         '--out', str(tmp_path / 'mask.png'), '--no-progress'],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout + done.stderr
+    assert f'PixelScaleWarning: {paths[0]}: the largest value is' in said
+    assert 'UserWarning' not in said  # Python warnings are off
 
 
 def test_values_above_max_value_are_refused(model):
@@ -130,7 +200,7 @@ def test_bad_arguments_are_refused(model, kwargs, message):
     if 'window' in kwargs:
         call['stride'] = 48
     with pytest.raises(ValueError, match=message):
-        predict_pair(model, *imgs, **call)
+        infer(model)(*imgs, **call)
 
 
 def test_rgb_arrays_with_channel_order(model):
@@ -151,34 +221,38 @@ def test_other_input_types_say_what_is_accepted(model, kind):
 
 def test_small_sides_warn(model, monkeypatch):
     logged = []
-    monkeypatch.setattr(inference, 'print_log',
+    monkeypatch.setattr(inferencer, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
     img1, img2 = (img[:20, :40] for img in images(9))
-    predict_pair(model, img1, img2, window=64, stride=48, progress=False)
+    infer(model)(img1, img2, window=64, stride=48, progress=False)
     assert any('20x40 has a side under 32 px' in msg for msg in logged)
 
 
 @pytest.mark.parametrize('suffix', ['.jpg', '.xyz', ''])
 def test_lossy_or_unknown_output_refused_before_the_model_loads(
-        tmp_path, suffix):
+        tmp_path, suffix, capsys):
     a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
     for path, img in zip((a, b), images(10)):
         cv2.imwrite(str(path), img)
-    with pytest.raises(ValueError, match='lossy or unknown'):
+    with pytest.raises(SystemExit) as exit_info:
         load_tool('predict').main([
             DEMO_CONFIG, str(tmp_path / 'no_such_checkpoint.pth'), '--img1',
             str(a), '--img2', str(b), '--out', str(tmp_path / f'm{suffix}')])
+    assert exit_info.value.code == USER_ERROR_STATUS
+    assert 'lossy or unknown' in capsys.readouterr().err
 
 
-def test_output_that_is_an_input_is_refused(tmp_path):
+def test_output_that_is_an_input_is_refused(tmp_path, capsys):
     a, b = (tmp_path / 'a.png', tmp_path / 'b.png')
     for path, img in zip((a, b), images(11)):
         cv2.imwrite(str(path), img)
     before = a.read_bytes()
-    with pytest.raises(ValueError, match='is an input'):
+    with pytest.raises(SystemExit) as exit_info:
         load_tool('predict').main([
             DEMO_CONFIG, str(tmp_path / 'x.pth'), '--img1', str(a),
             '--img2', str(b), '--out', str(a)])
+    assert exit_info.value.code == USER_ERROR_STATUS
+    assert 'is an input' in capsys.readouterr().err
     assert a.read_bytes() == before
 
 
@@ -194,14 +268,14 @@ def test_failed_run_leaves_no_output(model, tmp_path, monkeypatch, suffix):
 
     monkeypatch.setattr(inference, 'window_probability', failing)
     with pytest.raises(RuntimeError, match='interrupted'):
-        predict_pair_to_file(model, *images(12), str(tmp_path / f'm{suffix}'),
+        infer(model).predict_to_file(*images(12), str(tmp_path / f'm{suffix}'),
                              window=32, stride=32, batch_size=1,
                              progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_folder_run_reports_bad_pairs_and_goes_on(checkpoint, tmp_path,
-                                                  capsys):
+                                                  log):
     dir1, dir2, out = tmp_path / 'A', tmp_path / 'B', tmp_path / 'out'
     dir1.mkdir()
     dir2.mkdir()
@@ -218,15 +292,15 @@ def test_folder_run_reports_bad_pairs_and_goes_on(checkpoint, tmp_path,
         'good1.png', 'good2.png', 'predict_summary.json']
     summary = json.loads((out / 'predict_summary.json').read_text())
     assert not summary['complete'] and summary['failed'] == 1
-    printed = capsys.readouterr().out
+    printed = log.text
     assert 'empty.png' in printed and 'INCOMPLETE' in printed
 
 
 def test_unknown_or_missing_device_is_explained():
-    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+    with pytest.raises(ValueError, match='gpu: unknown device'):
         init_model(DEMO_CONFIG, device='gpu')
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match='CUDA is not available'):
+        with pytest.raises(ValueError, match='no CUDA GPU is visible'):
             init_model(DEMO_CONFIG, device='cuda:0')
 
 

@@ -11,8 +11,9 @@ import torch
 from mmengine.logging import MMLogger
 
 from ftan_tools.datasets.synthetic import write_dataset
-from ftan_opencd.utils.config_loading import (check_schedule, data_roots,
-                                              load_config, set_train_iters)
+from ftan_opencd.cli import load_config
+from ftan_opencd.datasets import data_roots
+from ftan_opencd.engine import check_schedule, set_train_iters
 from opencd.registry import METRICS
 from .conftest import REPO, load_tool
 from .test_training import DEMO_CFG, run_tool, tiny_options

@@ -17,12 +17,12 @@ import torch
 from rasterio.transform import from_origin
 
 import ftan_opencd  # noqa: F401 - registers ChangeMetric
-from ftan_opencd.apis import (inference, predict_pair_polygons,
-                              predict_pair_to_file)
+from ftan_opencd.apis import inference
 from ftan_opencd.apis import vectorize
 from ftan_opencd.apis.vectorize import ChangeVectorizer
+from ftan_opencd.utils.user_errors import UserError
 from opencd.registry import METRICS
-from .conftest import DEMO_CONFIG, load_tool
+from .conftest import DEMO_CONFIG, infer, load_tool
 
 # shapely and pyogrio: the [geo] extra, also test requirements
 # (requirements/tests.txt), so a missing one fails here instead of skipping.
@@ -243,8 +243,8 @@ def test_geotiff_pair_to_vector_file(model, known_probability, tmp_path,
         real_replace(src, dst)
 
     monkeypatch.setattr(os, 'replace', replace)
-    summary = predict_pair_to_file(
-        model, img1, img2, str(out / 'mask.tif'),
+    summary = infer(model).predict_to_file(
+        img1, img2, str(out / 'mask.tif'),
         vector_file=str(out / f'changes{suffix}'), window=WINDOW,
         stride=WINDOW, batch_size=2, progress=False, min_area=10)
     assert summary['polygons'] == 2
@@ -265,7 +265,7 @@ def test_png_pair_gives_pixel_coordinates(model, known_probability,
                                           tmp_path):
     img1, img2 = write_pair(tmp_path / 'in', georeferenced=False)
     vector = tmp_path / 'changes.gpkg'
-    predict_pair_to_file(model, img1, img2, str(tmp_path / 'mask.png'),
+    infer(model).predict_to_file(img1, img2, str(tmp_path / 'mask.png'),
                          vector_file=str(vector), window=WINDOW,
                          stride=WINDOW, progress=False)
     meta, features = read_features(vector)
@@ -275,15 +275,15 @@ def test_png_pair_gives_pixel_coordinates(model, known_probability,
         (40, 4, 43, 7), (4, 24, 20, 40), (40, 50, 60, 90)]
     assert [f['area_map'] for f in features] == [9, 256, 324]
     # the same through the Python API, for arrays
-    polygons = predict_pair_polygons(
-        model, np.repeat(scene_codes()[..., None], 3, axis=2),
+    polygons = infer(model).polygons(
+        np.repeat(scene_codes()[..., None], 3, axis=2),
         np.zeros((H, W, 3), np.uint8), window=WINDOW, stride=WINDOW,
         progress=False, min_area=10, simplify=0.5)
     assert sorted(p['area_px'] for p in polygons) == [256, 324]
     assert {p['geometry'].bounds for p in polygons} == {
         (4, 24, 20, 40), (40, 50, 60, 90)}
     with pytest.raises(ValueError, match='no georeferencing'):
-        predict_pair_polygons(model, *write_pair(tmp_path / 'p', False),
+        infer(model).polygons(*write_pair(tmp_path / 'p', False),
                               window=WINDOW, stride=WINDOW, progress=False,
                               min_area_map=1.0)
 
@@ -303,7 +303,7 @@ def test_failed_run_leaves_no_vector_file(model, tmp_path, monkeypatch):
     monkeypatch.setattr(vectorize, 'FLUSH_FEATURES', 1)  # write at once
     out = tmp_path / 'out'
     with pytest.raises(RuntimeError, match='interrupted'):
-        predict_pair_to_file(model, img1, img2, str(out / 'mask.tif'),
+        infer(model).predict_to_file(img1, img2, str(out / 'mask.tif'),
                              vector_file=str(out / 'changes.gpkg'),
                              window=WINDOW, stride=WINDOW, batch_size=1,
                              progress=False)
@@ -313,7 +313,8 @@ def test_failed_run_leaves_no_vector_file(model, tmp_path, monkeypatch):
 @pytest.mark.needs_torchvision
 @pytest.mark.parametrize('module', ['pyogrio', 'shapely'])
 def test_missing_gis_library_fails_before_inference(model, tmp_path,
-                                                    monkeypatch, module):
+                                                    monkeypatch, module,
+                                                    capsys):
     img1, img2 = write_pair(tmp_path / 'in')
     calls = []
     monkeypatch.setattr(inference, 'window_probability',
@@ -321,22 +322,24 @@ def test_missing_gis_library_fails_before_inference(model, tmp_path,
     for name in list(sys.modules):
         if name == module or name.startswith(module + '.'):
             monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=f'pip install {module}'):
-        predict_pair_to_file(model, img1, img2, str(tmp_path / 'm.tif'),
+    with pytest.raises(UserError, match=f'pip install {module}'):
+        infer(model).predict_to_file(img1, img2, str(tmp_path / 'm.tif'),
                              vector_file=str(tmp_path / 'c.gpkg'),
                              progress=False)
-    with pytest.raises(SystemExit, match=rf'pip install {module}.*\[geo\]'):
+    with pytest.raises(SystemExit):
         load_tool('predict').main([
             DEMO_CONFIG, str(tmp_path / 'never_loaded.pth'), '--img1', img1,
             '--img2', img2, '--out', str(tmp_path / 'm.tif'), '--vector',
             str(tmp_path / 'c.gpkg')])
+    assert re.search(rf'pip install {module}.*\[geo\]',
+                     capsys.readouterr().err)
     assert calls == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ['in']
 
 
 @pytest.mark.needs_torchvision
 def test_predict_tool_vector_options(checkpoint, known_probability,
-                                     tmp_path, capsys):
+                                     tmp_path, log):
     img1, img2 = write_pair(tmp_path / 'in')
     out = tmp_path / 'out'
     status = load_tool('predict').main([
@@ -345,7 +348,7 @@ def test_predict_tool_vector_options(checkpoint, known_probability,
         '--min-area-map', '3', '--simplify', '0.25', '--window', str(WINDOW),
         '--stride', str(WINDOW), '--no-progress'])
     assert status == 0
-    assert '2 change polygon(s)' in capsys.readouterr().out
+    assert '2 change polygon(s)' in log.text
     meta, features = read_features(out / 'changes.geojson')
     assert meta['crs'] == f'EPSG:{EPSG}'
     check_scene_features(features)  # simplifying boxes changes nothing

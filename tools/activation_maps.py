@@ -25,14 +25,14 @@ import sys
 import numpy as np
 from mmengine.config import DictAction
 
-from ftan_opencd.apis import init_model
+from ftan_opencd.apis import FTANInferencer
 from ftan_opencd.apis.gradcam import fdm_bypassed, stage_gradcam
 from ftan_opencd.apis.overlay import grid, heat_overlay, \
     labelled
 from ftan_opencd.apis.sources import open_pair
 from ftan_opencd.apis.writers import write_png
 from ftan_opencd.pixels import display_image
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 
 VARIANTS = ('with-fdm', 'without-fdm')
 
@@ -108,9 +108,10 @@ def activation_maps(model, img1: str, img2: str, out_dir: str, stages,
 
 def main(argv=None):
     args = parse_args(argv)
-    model = init_model(args.config, args.checkpoint, args.device,
-                       args.cfg_options,
-                       trust_checkpoint=args.trust_checkpoint or None)
+    model = FTANInferencer(args.config, args.checkpoint, args.device,
+                           cfg_options=args.cfg_options,
+                           trust_checkpoint=args.trust_checkpoint
+                           or None).model
     written = activation_maps(model, args.img1, args.img2, args.out_dir,
                               args.stages, args.threshold)
     print(f'wrote {len(written)} files to {args.out_dir}')

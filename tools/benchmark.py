@@ -28,7 +28,6 @@ and reports mean ± sample std of the test metrics per model; learning.json
 keeps each seed's result.
 """
 import argparse
-import os
 import shlex
 import sys
 
@@ -38,8 +37,8 @@ from ftan_tools.benchmark.learning import run_learning
 from ftan_tools.benchmark.precision import run_precision
 from ftan_tools.benchmark.profiling import profile_train_step
 from ftan_tools.benchmark.runner import run_benchmark
-from ftan_tools.benchmark.zoo import (BASELINE, CONFIGS_ENV, DEFAULT_MODELS,
-                                      MODEL_NAMES)
+from ftan_tools.benchmark.zoo import (BASELINE, DEFAULT_MODELS, MODEL_NAMES,
+                                      add_configs_argument, use_configs)
 from ftan_opencd.utils.user_errors import exit_on_user_error
 
 LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
@@ -47,21 +46,6 @@ LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
 # --quick: tiny inputs and a single timed run, for tests and smoke checks.
 QUICK = dict(size=64, large=128, reference_size=96, batch=2, repeats=1,
              warmup=0)
-
-
-def add_configs_argument(parser: argparse.ArgumentParser) -> None:
-    """``--configs``: the project's configs/ folder (default: ./configs or
-    the checkout the package is installed from)."""
-    parser.add_argument(
-        '--configs', default=None,
-        help=f'ftan-opencd configs/ folder (also ${CONFIGS_ENV}); default: '
-        './configs or the checkout the package is installed from')
-
-
-def use_configs(args) -> None:
-    """Export ``--configs`` so that the worker processes read it too."""
-    if args.configs:
-        os.environ[CONFIGS_ENV] = os.path.abspath(args.configs)
 
 
 def benchmark_parser() -> argparse.ArgumentParser:

@@ -31,14 +31,16 @@ import torch
 
 from mmengine.config import DictAction
 
-from ftan_opencd.apis import init_model
+from ftan_opencd.apis import FTANInferencer, WindowOptions
 from ftan_opencd.apis.sliding_window import WindowLayout
 from ftan_opencd.pixels import import_rasterio
+from ftan_opencd.utils.user_errors import UserError, exit_on_user_error
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo',
                        'ftan-tiny_128x128_demo-cd_cpu.py')
 ROWS_PER_WRITE = 512
+WINDOW = WindowOptions()  # the defaults of tools/predict.py
 
 
 def parse_args(argv=None):
@@ -47,9 +49,11 @@ def parse_args(argv=None):
                         help='model config (default: the CPU demo FTAN)')
     parser.add_argument('--size', type=int, default=10000,
                         help='side of the square scene (default: 10000)')
-    parser.add_argument('--window', type=int, default=256)
-    parser.add_argument('--stride', type=int, default=192)
-    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--window', type=int, default=WINDOW.window)
+    parser.add_argument('--stride', type=int, default=WINDOW.stride,
+                        help='default: 3/4 of the window, as predict.py')
+    parser.add_argument('--batch-size', type=int,
+                        default=WINDOW.batch_size)
     parser.add_argument('--threads', type=int, default=None,
                         help='OMP_NUM_THREADS of the prediction (default: '
                         'inherited)')
@@ -116,10 +120,13 @@ def check_output(out: str, reference: str):
                                f'{reference}')
 
 
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    window = WindowOptions(args.window, args.stride, args.batch_size)
     if not osp.isfile('/usr/bin/time'):
-        raise SystemExit('GNU time (/usr/bin/time) is needed')
+        raise UserError('GNU time (/usr/bin/time) is needed: apt-get '
+                        'install time')
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='ftan_bench_')
     os.makedirs(work_dir, exist_ok=True)
     try:
@@ -130,14 +137,15 @@ def main(argv=None):
         write_scene(img1, args.size, changed=False)
         write_scene(img2, args.size, changed=True)
         torch.manual_seed(0)
-        model = init_model(args.config, cfg_options=args.cfg_options)
+        model = FTANInferencer(args.config,
+                               cfg_options=args.cfg_options).model
         torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
         command = [
             '/usr/bin/time', '-v', sys.executable,
             osp.join(ROOT, 'tools', 'predict.py'), args.config, checkpoint,
             '--img1', img1, '--img2', img2, '--out', out, '--window',
-            str(args.window), '--stride', str(args.stride), '--batch-size',
-            str(args.batch_size), '--no-progress'
+            str(window.window), '--stride', str(window.step), '--batch-size',
+            str(window.batch_size), '--no-progress'
         ]
         if args.cfg_options:
             command += ['--cfg-options'] + [
@@ -150,17 +158,17 @@ def main(argv=None):
         run = subprocess.run(command, env=env, stderr=subprocess.PIPE,
                              text=True)
         if run.returncode != 0:
-            raise SystemExit(f'prediction failed:\n{run.stderr}')
+            raise RuntimeError(f'prediction failed:\n{run.stderr}')
         stats = parse_time_report(run.stderr)
         check_output(out, img1)
-        windows = len(WindowLayout(args.size, args.size, args.window,
-                                   args.stride))
+        windows = len(WindowLayout(args.size, args.size, window.window,
+                                   window.step))
         threads = args.threads or 'default'
         wall = stats['wall_s']
         print(f'config: {args.config} {args.cfg_options or ""}\n'
               f'scene: {args.size}x{args.size}, {windows} windows of '
-              f'{args.window} (stride {args.stride}), batch '
-              f'{args.batch_size}, threads {threads}\n'
+              f'{window.window} (stride {window.step}), batch '
+              f'{window.batch_size}, threads {threads}\n'
               f'wall time: {wall:.1f} s ({wall / windows:.3f} s/window incl. '
               'start-up)\n'
               f'peak RSS: {stats["peak_rss_mib"]:.0f} MiB\n'

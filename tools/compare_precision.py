@@ -4,7 +4,7 @@
         [--split test] [--window 256] [--device cpu]
 
 Predicts every pair of ``DIR/<split>/{A,B}`` with and without autocast
-(:func:`ftan_opencd.apis.predict_pair`, ``amp=True``) and prints the share
+(:class:`ftan_opencd.apis.FTANInferencer`, ``amp=True``) and prints the share
 of pixels whose change mask agrees, and the change F1 of both against
 ``DIR/<split>/label``. Exit status 1 when autocast is not native here.
 """
@@ -15,11 +15,12 @@ import time
 
 import numpy as np
 
-from ftan_opencd.apis import init_model, predict_pair
+from ftan_opencd.apis import FTANInferencer, WindowOptions
 from ftan_opencd.apis.folders import pair_folders
 from ftan_opencd.pixels import load_label
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils.precision import amp_dtype, describe_amp
+from ftan_opencd.utils.user_errors import exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -29,7 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', required=True,
                         help='LEVIR-CD layout root')
     parser.add_argument('--split', default='test')
-    parser.add_argument('--window', type=int, default=256)
+    parser.add_argument('--window', type=int,
+                        default=WindowOptions().window)
     parser.add_argument('--device', default='cpu')
     add_trust_argument(parser)
     return parser.parse_args(argv)
@@ -39,13 +41,17 @@ def f1(tp: int, fp: int, fn: int) -> float:
     return 100.0 * 2 * tp / max(2 * tp + fp + fn, 1)
 
 
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
     print(describe_amp(args.device))
     if amp_dtype(args.device) is None:
         return 1
-    model = init_model(args.config, args.checkpoint, args.device,
-                       trust_checkpoint=args.trust_checkpoint or None)
+    inferencer = FTANInferencer(
+        args.config, args.checkpoint, args.device,
+        trust_checkpoint=args.trust_checkpoint or None,
+        window=WindowOptions(args.window, stride=args.window),
+        progress=False)
     split = osp.join(args.data_root, args.split)
     names, _, _ = pair_folders(osp.join(split, 'A'), osp.join(split, 'B'))
     agree = total = 0
@@ -57,9 +63,7 @@ def main(argv=None):
         masks = {}
         for amp in (False, True):
             start = time.perf_counter()
-            masks[amp] = predict_pair(model, *pair, window=args.window,
-                                      stride=args.window, progress=False,
-                                      amp=amp) == 1
+            masks[amp] = inferencer(*pair, amp=amp) == 1
             seconds[amp] += time.perf_counter() - start
             counts[amp] += [(masks[amp] & label).sum(),
                             (masks[amp] & ~label).sum(),

@@ -29,7 +29,7 @@ from ftan_opencd.apis import init_model
 from ftan_opencd.apis.onnx_export import (OPSET, ChangeLogits, compare_onnx,
                                           example_inputs, export_onnx,
                                           input_names)
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils.user_errors import (UserError, check_device,
                                            check_tool_paths,
                                            exit_on_user_error)

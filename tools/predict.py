@@ -29,25 +29,31 @@ each mask as ``<name>_prob.<ext>`` (float32 GeoTIFF with NaN nodata, or
 8-bit PNG of 255 * p). Files appear only when complete. In folder mode a
 failing pair is reported and the run goes on; ``predict_summary.json`` in
 the output folder says whether the run is complete, and the exit status is
-1 when any pair failed.
+1 when any pair failed. ``--skip-existing`` keeps the pairs whose outputs
+exist (outputs appear only complete), so a rerun after a killed run does
+only what is missing.
+
+The defaults are those of :mod:`ftan_opencd.apis.options`, shared with the
+Python API (:class:`ftan_opencd.apis.FTANInferencer`).
 """
 import argparse
-import json
-import os
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
-from ftan_opencd.apis import init_model, predict_pair_to_file
-from ftan_opencd.apis.folders import output_name, pair_folders
-from ftan_opencd.apis.vectorize import check_vector_file, check_vector_options
-from ftan_opencd.apis.writers import check_output_files
+from ftan_opencd.apis import (FTANInferencer, PairJob, PixelOptions,
+                              PolygonOptions, WindowOptions)
+from ftan_opencd.apis.pair_jobs import check_jobs, folder_jobs, prob_path
 from ftan_opencd.pixels import is_raster_path
-from ftan_opencd.utils import add_trust_argument
+from ftan_opencd.cli import add_trust_argument
+from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
+                                           exit_on_user_error)
+
+WINDOW, PIXELS, POLYGONS = WindowOptions(), PixelOptions(), PolygonOptions()
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+    """The options of the tool; their defaults are the API's."""
     parser = argparse.ArgumentParser(
         description='Predict change masks of image pairs of any size')
     parser.add_argument('config', help='model config file')
@@ -59,23 +65,28 @@ def parse_args(argv=None):
     parser.add_argument('--dir1', help='folder of date 1 images')
     parser.add_argument('--dir2', help='folder of date 2 images')
     parser.add_argument('--out-dir', help='folder of the output masks')
-    parser.add_argument('--window', type=int, default=256,
-                        help='window side (default: 256)')
-    parser.add_argument('--stride', type=int, default=None,
+    parser.add_argument('--skip-existing', action='store_true',
+                        help='folder mode: keep the pairs whose outputs '
+                        'exist (e.g. after a killed run)')
+    parser.add_argument('--window', type=int, default=WINDOW.window,
+                        help=f'window side (default: {WINDOW.window})')
+    parser.add_argument('--stride', type=int, default=WINDOW.stride,
                         help='step between windows, at most --window '
-                        '(default: 3/4 of the window, 192 for 256)')
-    parser.add_argument('--batch-size', type=int, default=8,
-                        help='windows per forward pass (default: 8)')
+                        f'(default: 3/4 of the window, {WINDOW.step} for '
+                        f'{WINDOW.window})')
+    parser.add_argument('--batch-size', type=int, default=WINDOW.batch_size,
+                        help='windows per forward pass (default: '
+                        f'{WINDOW.batch_size})')
     parser.add_argument('--prob', action='store_true',
                         help='also write the change probability')
-    parser.add_argument('--threshold', type=float, default=None,
+    parser.add_argument('--threshold', type=float, default=WINDOW.threshold,
                         help='change probability threshold (default: 0.5, '
                         'or the head threshold of a sigmoid head)')
-    parser.add_argument('--max-value', type=float, default=None,
+    parser.add_argument('--max-value', type=float, default=PIXELS.max_value,
                         help='full-scale value of the images, e.g. 4095 for '
                         '12-bit data in uint16 files, 1.0 for reflectance '
                         '(default: 255 for 8-bit, 65535 for 16-bit)')
-    parser.add_argument('--nodata', type=float, default=None,
+    parser.add_argument('--nodata', type=float, default=PIXELS.nodata,
                         help='value of pixels without data in the inputs '
                         "(default: a GeoTIFF's declared nodata); such "
                         'pixels, and NaN/inf ones, are nodata in the output')
@@ -93,21 +104,30 @@ def parse_args(argv=None):
                         '(.gpkg or .geojson; single pair only), with the '
                         'attributes area_px, area_map, prob_mean, prob_max')
     area = vector.add_mutually_exclusive_group()
-    area.add_argument('--min-area', type=int, default=0, metavar='PIXELS',
-                      help='drop objects of fewer pixels (default: 0)')
-    area.add_argument('--min-area-map', type=float, default=None,
-                      metavar='AREA', help='drop objects smaller than AREA in '
-                      'map units (CRS units squared; GeoTIFF input only)')
-    vector.add_argument('--simplify', type=float, default=None,
+    area.add_argument('--min-area', type=int, default=POLYGONS.min_area,
+                      metavar='PIXELS', help='drop objects of fewer pixels '
+                      f'(default: {POLYGONS.min_area})')
+    area.add_argument('--min-area-map', type=float,
+                      default=POLYGONS.min_area_map, metavar='AREA',
+                      help='drop objects smaller than AREA in map units (CRS '
+                      'units squared; GeoTIFF input only)')
+    vector.add_argument('--simplify', type=float, default=POLYGONS.simplify,
                         metavar='TOL', help='simplify the outlines with this '
                         'tolerance (map units; pixels for PNG/JPG input); '
                         'default: exact pixel outlines')
     vector.add_argument('--connectivity', type=int, choices=(4, 8),
-                        default=4, help='pixels of one object share an edge '
-                        '(4, default) or an edge or a corner (8)')
+                        default=POLYGONS.connectivity,
+                        help='pixels of one object share an edge (4, '
+                        'default) or an edge or a corner (8)')
     add_trust_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    return parser
+
+
+def parse_args(argv=None):
+    """Parse and check the arguments; ``args.options`` holds the stages."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     single = [args.img1, args.img2, args.out]
     folders = [args.dir1, args.dir2, args.out_dir]
@@ -115,27 +135,26 @@ def parse_args(argv=None):
             or all(folders) and not any(single)):
         parser.error('give either --img1, --img2 and --out, or --dir1, '
                      '--dir2 and --out-dir')
-    if args.stride is None:
-        args.stride = max(1, args.window * 3 // 4)
-    if args.window < 1 or not 1 <= args.stride <= args.window:
-        parser.error(f'need 1 <= --stride <= --window, got --window '
-                     f'{args.window} --stride {args.stride}')
-    if args.batch_size < 1:
-        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
-    if args.threshold is not None and not 0 < args.threshold < 1:
-        parser.error('--threshold must be a probability strictly between 0 '
-                     f'and 1, got {args.threshold}')
+    if args.skip_existing and not args.dir1:
+        parser.error('--skip-existing belongs to folder runs (--dir1, '
+                     '--dir2, --out-dir)')
+    try:
+        args.options = dict(
+            window=WindowOptions(args.window, args.stride, args.batch_size,
+                                 args.threshold),
+            pixels=PixelOptions(args.max_value, args.nodata),
+            polygons=PolygonOptions(args.min_area, args.min_area_map,
+                                    args.simplify, args.connectivity))
+    except UserError as exc:
+        parser.error(str(exc))
     check_vector_args(parser, args)
     return args
 
 
 def check_vector_args(parser, args) -> None:
-    """Refuse polygon options without ``--vector`` or with bad values."""
-    given = [name for name, value, default in (
-        ('--min-area', args.min_area, 0),
-        ('--min-area-map', args.min_area_map, None),
-        ('--simplify', args.simplify, None),
-        ('--connectivity', args.connectivity, 4)) if value != default]
+    """Refuse polygon options without ``--vector`` or out of place."""
+    given = ['--' + name.replace('_', '-')
+             for name in args.options['polygons'].changed()]
     if args.vector is None:
         if given:
             parser.error(f'{", ".join(given)} describe the polygons of '
@@ -144,106 +163,30 @@ def check_vector_args(parser, args) -> None:
     if args.dir1:
         parser.error('--vector writes the polygons of one pair: use it with '
                      '--img1/--img2/--out')
-    try:
-        check_vector_options(args.min_area, args.min_area_map,
-                             args.simplify, args.connectivity)
-    except ValueError as exc:
-        parser.error(str(exc))
     if args.min_area_map is not None and not is_raster_path(args.img1):
         parser.error(f'--min-area-map is in map units and {args.img1} is '
                      'not a GeoTIFF: give --min-area in pixels')
 
 
-def prob_path(out_file: str) -> str:
-    """``<out stem>_prob<out suffix>``."""
-    stem, suffix = osp.splitext(out_file)
-    return f'{stem}_prob{suffix}'
-
-
-def vector_options(args) -> dict:
-    """Keyword arguments of :func:`predict_pair_to_file` for ``--vector``
-    (none without it)."""
-    if args.vector is None:
-        return {}
-    return dict(vector_file=args.vector, min_area=args.min_area,
-                min_area_map=args.min_area_map, simplify=args.simplify,
-                connectivity=args.connectivity)
-
-
-def folder_jobs(args):
-    """(img1, img2, out) for every name present in both folders."""
-    names, only1, only2 = pair_folders(args.dir1, args.dir2)
-    for folder, unmatched in ((args.dir1, only1), (args.dir2, only2)):
-        if unmatched:
-            print(f'{len(unmatched)} image(s) only in {folder}, skipped: '
-                  f'{", ".join(unmatched)}')
-    if not names:
-        raise SystemExit(f'no file name is in both {args.dir1} and '
-                         f'{args.dir2}')
-    return [(osp.join(args.dir1, name), osp.join(args.dir2, name),
-             osp.join(args.out_dir, output_name(name))) for name in names]
-
-
-def write_summary(out_dir: str, results: list) -> str:
-    """Write ``predict_summary.json`` (status of every pair) atomically."""
-    path = osp.join(out_dir, 'predict_summary.json')
-    failed = [r for r in results if r['status'] != 'ok']
-    partial = path + '.partial'
-    os.makedirs(out_dir, exist_ok=True)
-    with open(partial, 'w') as f:
-        json.dump(dict(complete=not failed, pairs=len(results),
-                       failed=len(failed), results=results), f, indent=1)
-    os.replace(partial, path)
-    return path
-
-
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
-    jobs = [(args.img1, args.img2, args.out)] if args.img1 else \
-        folder_jobs(args)
-    for img1, img2, out in jobs:  # before the model is built
-        check_output_files(out, prob_path(out) if args.prob else None,
-                           (img1, img2))
-    if args.vector is not None:
-        try:
-            check_vector_file(args.vector, (
-                args.img1, args.img2, args.out,
-                prob_path(args.out) if args.prob else None))
-        except (ImportError, ValueError) as exc:
-            raise SystemExit(f'error: --vector {args.vector}: {exc}') from exc
-    model = init_model(args.config, args.checkpoint, args.device,
-                       args.cfg_options,
-                       trust_checkpoint=args.trust_checkpoint or None)
-    results = []
-    for img1, img2, out in jobs:
-        try:
-            summary = predict_pair_to_file(
-                model, img1, img2, out,
-                prob_file=prob_path(out) if args.prob else None,
-                window=args.window, stride=args.stride,
-                batch_size=args.batch_size, threshold=args.threshold,
-                progress=not args.no_progress, max_value=args.max_value,
-                nodata=args.nodata, amp=args.amp, **vector_options(args))
-        except Exception as exc:  # noqa: BLE001 - reported, the run goes on
-            if len(jobs) == 1:
-                raise
-            print(f'\nfailed {img1} + {img2}: {type(exc).__name__}: {exc}')
-            results.append(dict(img1=img1, img2=img2, out=out,
-                                status='failed', error=str(exc)))
-            continue
-        print(f'\n{img1} + {img2} -> {out} ({summary["changed"]} changed, '
-              f'{summary["nodata"]} nodata of {summary["pixels"]} pixels)')
-        if args.vector is not None:
-            print(f'{summary["polygons"]} change polygon(s) -> {args.vector}')
-        results.append(dict(img1=img1, img2=img2, out=out, status='ok',
-                            **summary))
-    if args.out_dir:
-        path = write_summary(args.out_dir, results)
-        failed = sum(r['status'] != 'ok' for r in results)
-        print(f'{len(results) - failed} of {len(results)} pair(s) written; '
-              f'summary: {path}' + (f' (INCOMPLETE: {failed} failed)'
-                                    if failed else ''))
-    return 1 if any(r['status'] != 'ok' for r in results) else 0
+    if args.img1:
+        jobs = [PairJob(args.img1, args.img2, args.out,
+                        prob_path(args.out) if args.prob else None)]
+    else:
+        jobs = folder_jobs(args.dir1, args.dir2, args.out_dir, args.prob)
+    check_jobs(jobs, args.vector)  # before the model is built
+    check_tool_paths(args.config, args.checkpoint)
+    inferencer = FTANInferencer(
+        args.config, args.checkpoint, args.device,
+        cfg_options=args.cfg_options,
+        trust_checkpoint=args.trust_checkpoint or None, amp=args.amp,
+        progress=not args.no_progress, **args.options)
+    report = inferencer.run_jobs(jobs, vector_file=args.vector,
+                                 summary_dir=args.out_dir,
+                                 skip_existing=args.skip_existing)
+    return 0 if report['complete'] else 1
 
 
 if __name__ == '__main__':

@@ -21,7 +21,8 @@ import sys
 import numpy as np
 import torch
 
-from ftan_opencd.utils import add_trust_argument, load_checkpoint_file
+from ftan_opencd.cli import add_trust_argument
+from ftan_opencd.utils import load_checkpoint_file
 from ftan_opencd.utils.checkpoint import (META_SUFFIX, SAFETENSORS_SUFFIX,
                                           state_dict_of)
 from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,

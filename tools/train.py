@@ -28,15 +28,14 @@ from mmengine.registry import DATASETS
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
-                               checkpoint_trusted, load_checkpoint_file,
-                               load_config, parse_runner_args,
-                               prepare_cpu_distributed,
+from ftan_opencd.cli import (add_fit_check, add_runner_arguments,
+                             checkpoint_trusted, load_config,
+                             parse_runner_args)
+from ftan_opencd.datasets import (enable_image_verification, log_data_roots,
+                                  split_datasets)
+from ftan_opencd.engine import check_schedule, set_train_iters
+from ftan_opencd.utils import (load_checkpoint_file, prepare_cpu_distributed,
                                safe_checkpoint_loading)
-from ftan_opencd.utils.config_loading import (check_schedule,
-                                              enable_image_verification,
-                                              log_data_roots, set_train_iters,
-                                              split_datasets)
 from ftan_opencd.utils.precision import amp_for_training
 from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
                                            check_config_path,

@@ -1,8 +1,10 @@
 """Inference, explanation and export APIs of FTAN change detectors."""
-from .inference import (init_model, predict_pair, predict_pair_polygons,
-                        predict_pair_to_file)
+from .inference import init_model
+from .inferencer import FTANInferencer
+from .options import PixelOptions, PolygonOptions, WindowOptions
+from .pair_jobs import PairJob
 
 __all__ = [
-    'init_model', 'predict_pair', 'predict_pair_to_file',
-    'predict_pair_polygons'
+    'FTANInferencer', 'PairJob', 'PixelOptions', 'PolygonOptions',
+    'WindowOptions', 'init_model'
 ]

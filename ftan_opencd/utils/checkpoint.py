@@ -34,6 +34,7 @@ import json
 import os.path as osp
 import pickle
 import re
+import struct
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -49,6 +50,15 @@ TRUST_HINT = ('If you trust where the file comes from, load it fully: '
 MAX_LISTED_KEYS = 5
 SAFETENSORS_SUFFIX = '.safetensors'
 META_SUFFIX = '.meta.json'
+# A torch.save zip archive starts with a local file header and ends with the
+# end-of-central-directory record, within its last 22 + 65535 bytes.
+ZIP_START = b'PK\x03\x04'
+ZIP_END = b'PK\x05\x06'
+ZIP_END_SEARCH = 22 + 0xFFFF
+# The legacy (non-zip) torch.save format starts with a pickled magic number.
+LEGACY_START = b'\x80\x02\x8a\x0a'
+TRUNCATED_HINT = ('it looks truncated (an incomplete download or copy): '
+                  'download or copy it again')
 
 # What mmengine checkpoints hold besides tensors, by the name the pickle
 # uses. numpy 1 and numpy 2 spell the array helpers differently.
@@ -178,6 +188,74 @@ def _refusal(filename: str, exc: Exception) -> CheckpointError:
         f'{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}')
 
 
+def truncation(filename: str) -> Optional[str]:
+    """Why ``filename`` looks cut short, or None when it does not.
+
+    Reads the file's first bytes and its end (or header) only. Detected:
+    a ``torch.save`` zip archive whose end-of-central-directory record is
+    missing, and a ``.safetensors`` file shorter than its header or the
+    tensor data the header lists. (A legacy, non-zip ``torch.save`` file
+    cut short is only seen when reading it fails: see
+    :func:`_truncated_error`.)
+
+    Args:
+        filename (str): A checkpoint file.
+
+    Returns:
+        str, optional: What is missing, for the message.
+    """
+    size = osp.getsize(filename)
+    with open(filename, 'rb') as f:
+        start = f.read(8)
+        if filename.endswith(SAFETENSORS_SUFFIX):
+            return _safetensors_truncation(f, start, size)
+        if not start.startswith(ZIP_START):
+            return None
+        f.seek(max(0, size - ZIP_END_SEARCH))
+        if ZIP_END in f.read():
+            return None
+    return (f'{size} bytes starting like a torch.save zip archive, but its '
+            'end (the zip directory) is missing')
+
+
+def _safetensors_truncation(f, start: bytes, size: int) -> Optional[str]:
+    """:func:`truncation` of an open ``.safetensors`` file."""
+    if len(start) < 8:
+        return None
+    (header_size, ) = struct.unpack('<Q', start)
+    if 8 + header_size > size:
+        return (f'{size} bytes, but its header alone announces '
+                f'{8 + header_size}')
+    try:
+        header = json.loads(f.read(header_size))
+        end = max((entry['data_offsets'][1] for key, entry in header.items()
+                   if key != '__metadata__'), default=0)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    expected = 8 + header_size + end
+    if expected > size:
+        return (f'{size} bytes, but its header lists tensors up to byte '
+                f'{expected}')
+    return None
+
+
+def _truncated_error(filename: str, exc: Exception) -> Optional[
+        CheckpointError]:
+    """The error for a truncated file, None when it does not look so."""
+    reason = truncation(filename)
+    if reason is None and not filename.endswith(SAFETENSORS_SUFFIX):
+        with open(filename, 'rb') as f:
+            legacy = f.read(len(LEGACY_START)) == LEGACY_START
+        if legacy and (isinstance(exc, EOFError)
+                       or 'EOF' in str(exc) or 'truncated' in str(exc)):
+            reason = (f'{osp.getsize(filename)} bytes of a legacy '
+                      'torch.save file that ends before its data does')
+    if reason is None:
+        return None
+    return CheckpointError(f'cannot read checkpoint {filename}: {reason}; '
+                           f'{TRUNCATED_HINT}')
+
+
 def meta_path(filename: str) -> str:
     """The JSON file holding the ``meta`` of a ``.safetensors`` file."""
     return filename[:-len(SAFETENSORS_SUFFIX)] + META_SUFFIX
@@ -189,6 +267,9 @@ def _load_safetensors(filename: str, map_location) -> dict:
     try:
         state_dict = load_file(filename, device=device)
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own
+        truncated = _truncated_error(filename, exc)
+        if truncated is not None:
+            raise truncated from None
         raise CheckpointError(
             f'cannot read {filename} as a safetensors file: {exc}') from exc
     meta = {}
@@ -215,7 +296,8 @@ def load_checkpoint_file(filename: str,
     Raises:
         FileNotFoundError: The file does not exist or is a directory.
         UnsafeCheckpointError: The pickle imports a non-inert global.
-        CheckpointError: The file is not a checkpoint.
+        CheckpointError: The file is not a checkpoint, or looks truncated
+            (an incomplete download or copy).
     """
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
@@ -223,10 +305,10 @@ def load_checkpoint_file(filename: str,
         raise FileNotFoundError(f'checkpoint file {what}: {filename}')
     if filename.endswith(SAFETENSORS_SUFFIX):
         return _load_safetensors(filename, map_location)
-    if trusted:
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
     try:
+        if trusted:
+            return torch.load(
+                filename, map_location=map_location, weights_only=False)
         if register_safe_globals():
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
@@ -237,7 +319,8 @@ def load_checkpoint_file(filename: str,
             weights_only=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError,
             ValueError) as exc:
-        raise _refusal(filename, exc) from None
+        raise (_truncated_error(filename, exc)
+               or _refusal(filename, exc)) from None
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """The benchmarked models: names, configs and seeded construction."""
+import argparse
 import copy
 import logging
 import os
@@ -36,6 +37,28 @@ def config_dir() -> str:
         'the benchmark needs the configs/ folder of ftan-opencd (with '
         'configs/benchmark/*.py); pass it with --configs DIR or '
         f'${CONFIGS_ENV}=DIR')
+
+
+def add_configs_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--configs``, the folder :func:`config_dir` returns.
+
+    Args:
+        parser (argparse.ArgumentParser): A parser of tools/benchmark.py.
+    """
+    parser.add_argument(
+        '--configs', default=None,
+        help=f'ftan-opencd configs/ folder (also ${CONFIGS_ENV}); default: '
+        './configs or the checkout the package is installed from')
+
+
+def use_configs(args: argparse.Namespace) -> None:
+    """Export ``--configs`` so that the worker processes read it too.
+
+    Args:
+        args (argparse.Namespace): Parsed with :func:`add_configs_argument`.
+    """
+    if args.configs:
+        os.environ[CONFIGS_ENV] = os.path.abspath(args.configs)
 
 
 def model_config_path(name: str) -> str:
