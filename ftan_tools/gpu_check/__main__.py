@@ -30,6 +30,14 @@ from .wheels import (classify, install_specs, load_manifest,
 
 
 def main(argv=None) -> int:
+    """Run one command.
+
+    Args:
+        argv (list[str], optional): The command line (default: sys.argv).
+
+    Returns:
+        int: The exit status.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('classify')

@@ -23,7 +23,15 @@ def _number(text: str) -> Optional[float]:
 def parse_metrics(text: str, mode: str) -> Optional[Dict[str, float]]:
     """The last metrics line of ``mode`` ('val' or 'test') of an mmengine
     log: ``Iter(test) [8/8]  precision: .. F1: .. IoU: ..`` (timing fields
-    dropped)."""
+    dropped).
+
+    Args:
+        text (str): The log.
+        mode (str): ``'val'`` or ``'test'``.
+
+    Returns:
+        dict[str, float] | None: The metrics, or None if none is logged.
+    """
     found = None
     for line in text.splitlines():
         match = METRIC_LINE.search(line)
@@ -36,7 +44,16 @@ def parse_metrics(text: str, mode: str) -> Optional[Dict[str, float]]:
 
 
 def parse_train_log(text: str) -> Dict:
-    """Losses of an mmengine training log and the validation at its end."""
+    """Losses of an mmengine training log and the validation at its end.
+
+    Args:
+        text (str): The log.
+
+    Returns:
+        dict: ``logged_iters``, ``losses`` (None for non-finite ones),
+        ``max_iters``, ``last_iter``, ``nonfinite_losses``, first and final
+        loss, whether it fell, and ``val`` (:func:`parse_metrics`).
+    """
     iters, losses, max_iters = [], [], None
     for line in text.splitlines():
         match = TRAIN_LINE.search(line)
@@ -57,7 +74,14 @@ def parse_train_log(text: str) -> Dict:
 
 
 def read_steps(path: str) -> List[Dict]:
-    """Records of ``run_step``: name, status, rc, seconds, timeout, note."""
+    """Records of ``run_step``: name, status, rc, seconds, timeout, note.
+
+    Args:
+        path (str): ``steps.tsv`` of the run (missing: no records).
+
+    Returns:
+        list[dict]: One record per step, in run order.
+    """
     steps = []
     if not osp.isfile(path):
         return steps

@@ -10,7 +10,15 @@ from typing import Dict, Optional
 from .logs import parse_metrics, parse_train_log, read_steps
 
 def benchmark_rows(report: Dict) -> Dict:
-    """The headline numbers of a tools/benchmark.py report."""
+    """The headline numbers of a tools/benchmark.py report.
+
+    Args:
+        report (dict): Its ``benchmark.json``.
+
+    Returns:
+        dict: ``rows``, ``settings``, ``gpu`` and, with a reference
+        comparison, the fast-vs-reference speed-ups.
+    """
     out = dict(rows=report.get('rows', {}), settings=report.get('settings'),
                gpu=(report.get('machine') or {}).get('gpu'))
     ref = report.get('reference')
@@ -34,7 +42,14 @@ def benchmark_rows(report: Dict) -> Dict:
 
 def worker_results(log_dir: str) -> Dict[str, Dict]:
     """Per worker of an unfinished benchmark run: each measurement's
-    median time and peak memory (``logs/<tag>.result.json``)."""
+    median time and peak memory (``logs/<tag>.result.json``).
+
+    Args:
+        log_dir (str): The benchmark's ``logs/`` folder.
+
+    Returns:
+        dict[str, dict]: ``{worker tag: {measurement: numbers}}``.
+    """
     results = {}
     if not osp.isdir(log_dir):
         return results
@@ -57,7 +72,15 @@ def worker_results(log_dir: str) -> Dict[str, Dict]:
 
 
 def ratios_to(rows: Dict[str, Dict], baseline: str) -> Dict[str, Dict]:
-    """Every row's numbers divided by the baseline's (None if missing)."""
+    """Every row's numbers divided by the baseline's (None if missing).
+
+    Args:
+        rows (dict[str, dict]): Benchmark rows by model.
+        baseline (str): The model to divide by.
+
+    Returns:
+        dict[str, dict]: The ratios; empty without the baseline's row.
+    """
     base = rows.get(baseline)
     if not base:
         return {}
@@ -69,7 +92,17 @@ def ratios_to(rows: Dict[str, Dict], baseline: str) -> Dict[str, Dict]:
 def gpu_goals(row: Optional[Dict], reference: Optional[Dict]) -> Dict:
     """FTAN-B against the GPU goals of the README's Benchmarks section:
     at least 150 training pairs/s in bf16, 1024^2 inference in at most
-    60 ms and 5 GiB, at least 2x the reference compute pattern."""
+    60 ms and 5 GiB, at least 2x the reference compute pattern.
+
+    Args:
+        row (dict, optional): FTAN-B's benchmark row.
+        reference (dict, optional): The reference comparison of
+            :func:`benchmark_rows`.
+
+    Returns:
+        dict: Per goal its ``value``, ``target`` and ``met`` (None when not
+        measured).
+    """
     row = row or {}
     large_s = row.get('infer_large_s')
     peak = row.get('infer_large_peak_mb')
@@ -89,6 +122,14 @@ def gpu_goals(row: Optional[Dict], reference: Optional[Dict]) -> Dict:
 
 
 def read_text(path: str) -> str:
+    """The text of ``path``; empty if it does not exist.
+
+    Args:
+        path (str): A log or report file.
+
+    Returns:
+        str: Its text (undecodable bytes replaced).
+    """
     if not osp.isfile(path):
         return ''
     with open(path, errors='replace') as f:
@@ -96,6 +137,14 @@ def read_text(path: str) -> str:
 
 
 def load_json(path: str) -> Optional[Dict]:
+    """The JSON of ``path``, or None if it is missing or invalid.
+
+    Args:
+        path (str): A JSON file.
+
+    Returns:
+        dict | None: Its content.
+    """
     try:
         with open(path) as f:
             return json.load(f)
@@ -104,7 +153,17 @@ def load_json(path: str) -> Optional[Dict]:
 
 
 def summarize(work: str, settings: Optional[Dict] = None) -> Dict:
-    """The run's summary from ``work`` (steps.tsv, logs/, benchmark dirs)."""
+    """The run's summary from ``work`` (steps.tsv, logs/, benchmark dirs).
+
+    Args:
+        work (str): The run's scratch folder.
+        settings (dict, optional): The run's settings, kept as they are.
+
+    Returns:
+        dict: What ``summary.json`` holds; ``ok`` only when every step
+        passed and every check of :func:`summarize` (loss fell, checkpoint
+        written, test metrics logged, output georeferenced) holds.
+    """
     logs = osp.join(work, 'logs')
     steps = read_steps(osp.join(work, 'steps.tsv'))
     summary = dict(settings=settings or {}, steps=steps,

@@ -15,7 +15,15 @@ def _met(met: Optional[bool]) -> str:
 
 
 def summary_markdown(summary: Dict, work: str) -> str:
-    """Readable form of the summary, with the benchmark tables."""
+    """Readable form of the summary, with the benchmark tables.
+
+    Args:
+        summary (dict): The summary of :func:`~.summary.summarize`.
+        work (str): The run's scratch folder (its ``benchmark.md`` files).
+
+    Returns:
+        str: Markdown.
+    """
     lines = ['# tools/gpu_check.sh summary', '']
     env = summary.get('environment') or {}
     if env:

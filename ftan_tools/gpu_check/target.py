@@ -13,7 +13,14 @@ SATISFIED_BY = {name: OPENCV for name in OPENCV}
 
 
 def installed(name: str) -> bool:
-    """Whether distribution ``name`` is installed in this Python."""
+    """Whether distribution ``name`` is installed in this Python.
+
+    Args:
+        name (str): A distribution name.
+
+    Returns:
+        bool: Its metadata is found.
+    """
     try:
         importlib.metadata.version(name)
         return True
@@ -22,7 +29,16 @@ def installed(name: str) -> bool:
 
 
 def check_target(manifest: Dict) -> List[str]:
-    """Problems of the running Python as the target of ``manifest``."""
+    """Problems of the running Python as the target of ``manifest``.
+
+    Args:
+        manifest (dict): The wheel folder's manifest.
+
+    Returns:
+        list[str]: A Python version other than the folder's, and the
+        distributions the folder leaves out that are not installed; empty
+        when the target can use the folder.
+    """
     problems = []
     here = '.'.join(map(str, sys.version_info[:2]))
     if here != manifest['python_version']:
@@ -56,7 +72,18 @@ IMPORT_CHECKS = [
 
 def check_imports(cpu: bool, allow_missing: Sequence[str],
                   mmcv_version: Optional[str]) -> Dict:
-    """Import the stack module by module; one record per check."""
+    """Import the stack module by module; one record per check.
+
+    Args:
+        cpu (bool): No CUDA needed (``--cpu-smoke``).
+        allow_missing (Sequence[str]): Checks reported but not failed.
+        mmcv_version (str, optional): The mmcv version that must import.
+
+    Returns:
+        dict: ``info`` (Python, torch, CUDA, GPU), ``checks`` (one record
+        each: ``check``, ``ok``, ``detail``, ``allowed``), ``failed`` and
+        ``ok``.
+    """
     records = []
 
     def record(label, ok, detail, allowed=False):

@@ -38,12 +38,28 @@ BUILD_TOOLS = ('setuptools', 'wheel', 'ninja', 'packaging')
 
 
 def normalize(name: str) -> str:
-    """PEP 503 normalised distribution name."""
+    """PEP 503 normalised distribution name.
+
+    Args:
+        name (str): A distribution name as written (``Markdown_It_Py``).
+
+    Returns:
+        str: Lower case, runs of ``-_.`` as one ``-`` (``markdown-it-py``).
+    """
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
 def parse_filename(filename: str) -> Optional[Dict[str, str]]:
-    """Distribution name and version of a wheel or sdist file name."""
+    """Distribution name and version of a wheel or sdist file name.
+
+    Args:
+        filename (str): E.g. ``mmengine-1.0-py3-none-any.whl`` or
+            ``mmcv-2.1.tar.gz``.
+
+    Returns:
+        dict | None: ``name`` (normalised), ``version`` and ``kind``
+        (``wheel`` or ``sdist``); None for other files.
+    """
     if filename.endswith('.whl'):
         parts = filename[:-4].split('-')
         if len(parts) < 5:
@@ -57,14 +73,30 @@ def parse_filename(filename: str) -> Optional[Dict[str, str]]:
 
 
 def provided_by_target(name: str) -> bool:
-    """The target's own torch stack (never bundled)."""
+    """Whether the target brings distribution ``name`` (never bundled).
+
+    Args:
+        name (str): A normalised distribution name.
+
+    Returns:
+        bool: It is part of the target's own torch stack, numpy, OpenCV,
+        ``nvidia-*`` or ``cuda-*``.
+    """
     return name in TARGET_STACK or name.startswith(TARGET_PREFIXES)
 
 
 def read_requirement_names(paths: Sequence[str],
                            skip: Sequence[str] = ()) -> List[str]:
     """Requirement lines of requirements/*.txt files, minus options,
-    comments, the target's own stack and the distributions ``skip``."""
+    comments, the target's own stack and the distributions ``skip``.
+
+    Args:
+        paths (Sequence[str]): The requirement files.
+        skip (Sequence[str]): Distributions the run does not need.
+
+    Returns:
+        list[str]: Each requirement line once, in file order.
+    """
     skip = {normalize(name) for name in skip}
     lines = []
     for path in paths:
@@ -128,6 +160,17 @@ def classify(src: str, dst: str, python_version: str, full: bool,
 
 
 def load_manifest(folder: str) -> Dict:
+    """The manifest that :func:`classify` wrote into ``folder``.
+
+    Args:
+        folder (str): The wheel folder.
+
+    Returns:
+        dict: The manifest.
+
+    Raises:
+        SystemExit: There is none (the folder was not prepared).
+    """
     path = osp.join(folder, MANIFEST)
     if not osp.isfile(path):
         raise SystemExit(f'error: {path} not found: fill {folder} first with '
@@ -139,7 +182,16 @@ def load_manifest(folder: str) -> Dict:
 def install_specs(manifest: Dict, pins: Sequence[str]) -> List[str]:
     """What ``pip install --no-deps`` installs from the wheel folder: the
     pinned requirement of a pinned distribution, else its bare name (kept
-    when the target already has it); the sdists (mmcv) are left out."""
+    when the target already has it); the sdists (mmcv) are left out.
+
+    Args:
+        manifest (dict): The wheel folder's manifest.
+        pins (Sequence[str]): Pinned requirements of the stack file
+            (``mmengine==X``).
+
+    Returns:
+        list[str]: The arguments of ``pip install``.
+    """
     pinned = {
         normalize(re.match(r'[A-Za-z0-9_.-]+', p).group(0)): p
         for p in pins
