@@ -1,8 +1,11 @@
 """Shared fixtures. Importing ftan_opencd here makes a missing or broken
 open-cd stack fail the whole run with the environment check's message
 instead of skipping tests."""
+import contextlib
 import importlib.util
+import io
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -61,6 +64,27 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_tool_main(name, argv):
+    """Run ``tools/<name>.py``'s ``main(argv)`` in this process.
+
+    Returns:
+        tuple: ``(code, message)``: 0 on success, else the ``SystemExit``
+        status (2 for a user error and for bad options); on failure the
+        last line the tool wrote on stderr (``error: ...`` for a user
+        error), else ``''``. What the tool wrote is passed on to stderr.
+    """
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            load_tool(name).main([str(arg) for arg in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    sys.stderr.write(err.getvalue())
+    lines = err.getvalue().strip().splitlines()
+    return code, lines[-1] if code and lines else ''
 
 
 @pytest.fixture(scope='module')

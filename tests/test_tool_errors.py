@@ -1,6 +1,6 @@
 """Expected user errors of tools/train.py, test.py, export_onnx.py and
 publish_model.py: one ``error: ...`` line naming the file or option and
-what to do, exit status 1, no traceback; and image verification of the
+what to do, exit status 2, no traceback; and image verification of the
 val/test sets before training."""
 import os.path as osp
 import shutil
@@ -12,8 +12,8 @@ import torch
 
 from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.datasets import CheckedCDDataset
-from ftan_opencd.utils.user_errors import (USER_ERROR_STATUS, UserError,
-                                           exit_on_user_error, user_message)
+from ftan_opencd.errors import (USER_ERROR_STATUS, UserError,
+                                exit_on_user_error, user_message)
 from .conftest import DEMO_CONFIG, REPO, load_tool
 
 LEARN = osp.join(REPO, 'configs', 'benchmark', 'learn')

@@ -40,7 +40,7 @@ from ftan_tools.benchmark.profiling import profile_train_step
 from ftan_tools.benchmark.runner import run_benchmark
 from ftan_tools.benchmark.zoo import (BASELINE, CONFIGS_ENV, DEFAULT_MODELS,
                                       MODEL_NAMES)
-from ftan_opencd.utils.user_errors import exit_on_user_error
+from ftan_opencd.errors import exit_on_user_error
 
 LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
                 'fc-siam-diff')
@@ -210,9 +210,8 @@ def parse_benchmark_args(argv):
     return parser.parse_args(argv)
 
 
-@exit_on_user_error
 def learn_main(argv, command: str):
-    """The ``learn`` subcommand; a wrong folder or config is one line.
+    """The ``learn`` subcommand.
 
     Args:
         argv (list[str]): Its options (after ``learn``).
@@ -230,6 +229,7 @@ def learn_main(argv, command: str):
     return run_learning(args, command)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Dispatch to the benchmark, the profiler or the learning comparison."""
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -18,7 +18,7 @@ before the first training iteration (``CheckedCDDataset(verify_images=
 True)``), so that a corrupt file stops the run at once; ``--no-verify``
 skips that. Mistakes (a model-only config, a checkpoint that is not one, a
 missing folder, a bad image) end with one ``error: ...`` line and exit
-status 1, without a traceback.
+status 2, without a traceback.
 """
 import argparse
 import copy
@@ -37,10 +37,10 @@ from ftan_opencd.utils.config_loading import (check_schedule,
                                               enable_image_verification,
                                               log_data_roots, set_train_iters,
                                               split_datasets)
+from ftan_opencd.errors import UserError, exit_on_user_error
 from ftan_opencd.utils.precision import amp_for_training
-from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
-                                           check_config_path,
-                                           exit_on_user_error)
+from ftan_opencd.utils.user_errors import (check_checkpoint_path,
+                                           check_config_path)
 from opencd.registry import RUNNERS
 
 
@@ -115,8 +115,8 @@ def build_config(args):
                       args.work_dir, args.data_root, purpose='train')
     if args.iters is not None:
         if 'train_cfg.max_iters' in (args.cfg_options or {}):
-            raise SystemExit(
-                'error: --iters and --cfg-options train_cfg.max_iters both '
+            raise UserError(
+                '--iters and --cfg-options train_cfg.max_iters both '
                 'set the training length: use --iters alone (it also '
                 'rescales the schedule and the intervals)')
         set_train_iters(cfg, args.iters)
