@@ -391,3 +391,55 @@ def test_user_message_drops_wrappers():
     registry = UserError('class `CheckedCDDataset` in ftan_opencd/datasets/'
                          'cd_dataset.py: 1 of 2 samples cannot be read')
     assert user_message(registry) == '1 of 2 samples cannot be read'
+    several = UserError('cannot run here:\n  - mmcv is missing\n'
+                        'To install: bash x.sh')
+    assert user_message(several) == ('cannot run here: - mmcv is missing '
+                                      'To install: bash x.sh')
+
+
+def test_one_base_for_user_errors(capsys):
+    import pickle
+
+    from ftan_opencd.env_check import EnvironmentMismatch
+    from ftan_opencd.utils import CheckpointError, UnsafeCheckpointError
+    from ftan_tools.datasets.tiling import DatasetError
+    for error in (CheckpointError, UnsafeCheckpointError, EnvironmentMismatch,
+                  DatasetError):
+        assert issubclass(error, UserError) and issubclass(error, ValueError)
+    # Their other bases stay for callers that catch those.
+    assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)
+    assert issubclass(EnvironmentMismatch, ImportError)
+    assert USER_ERROR_STATUS == 2  # as argparse's errors
+
+    @exit_on_user_error
+    def install_problem():
+        raise EnvironmentMismatch('ftan-opencd cannot run here:\n  - mmcv '
+                                  'is missing\nTo install: bash x.sh')
+
+    with pytest.raises(SystemExit) as exit_info:
+        install_problem()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == ('error: ftan-opencd cannot run here: '
+                                       '- mmcv is missing To install: bash '
+                                       'x.sh\n')
+
+
+def test_check_device_refuses_gpus_this_machine_lacks(monkeypatch):
+    from ftan_opencd.utils.user_errors import check_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    assert check_device('cuda:0') == 'cuda:0'
+    assert check_device('cuda') == 'cuda'
+    assert check_device(torch.device('cuda', 0)) == 'cuda:0'
+    assert check_device(torch.device('cpu')) == 'cpu'
+    with pytest.raises(UserError) as error:
+        check_device('cuda:7')
+    assert str(error.value) == ('--device cuda:7: no such GPU on this '
+                                'machine; valid devices here: cpu, cuda, '
+                                'cuda:0')
+    with pytest.raises(UserError, match=r'^device cuda:1: no such GPU'):
+        check_device(torch.device('cuda', 1), option='device')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    with pytest.raises(UserError, match='no CUDA GPU is visible'):
+        check_device('cuda:0')
