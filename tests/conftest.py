@@ -70,21 +70,21 @@ def run_tool_main(name, argv):
     """Run ``tools/<name>.py``'s ``main(argv)`` in this process.
 
     Returns:
-        tuple: ``(code, message)``: 0 on success, else the ``SystemExit``
-        status (2 for a user error and for bad options); on failure the
-        last line the tool wrote on stderr (``error: ...`` for a user
-        error), else ``''``. What the tool wrote is passed on to stderr.
+        tuple: ``(0, result)`` with what ``main`` returned, or
+        ``(status, message)`` when it exits: the ``SystemExit`` status (2
+        for a user error and for bad options) and the last line the tool
+        wrote on stderr (``error: ...`` for a user error). What the tool
+        wrote on stderr is passed on.
     """
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            load_tool(name).main([str(arg) for arg in argv])
-        code = 0
+            return 0, load_tool(name).main([str(arg) for arg in argv])
     except SystemExit as exc:
-        code = exc.code
-    sys.stderr.write(err.getvalue())
-    lines = err.getvalue().strip().splitlines()
-    return code, lines[-1] if code and lines else ''
+        lines = err.getvalue().strip().splitlines()
+        return exc.code, lines[-1] if lines else ''
+    finally:
+        sys.stderr.write(err.getvalue())
 
 
 @pytest.fixture(scope='module')

@@ -11,6 +11,7 @@ import torch
 from mmengine.logging import MMLogger
 
 from ftan_tools.datasets.synthetic import write_dataset
+from ftan_opencd.errors import UserError
 from ftan_opencd.utils.config_loading import (check_schedule, data_roots,
                                               load_config, set_train_iters)
 from opencd.registry import METRICS
@@ -175,7 +176,7 @@ def test_iters_refuses_what_it_cannot_rescale(monkeypatch):
     cfg.param_scheduler[0].by_epoch = True
     with pytest.raises(ValueError, match=r'param_scheduler\[0\].*epoch'):
         set_train_iters(cfg, 600)
-    with pytest.raises(SystemExit, match='--iters alone'):
+    with pytest.raises(UserError, match='--iters alone'):
         tool_config(monkeypatch, 'train', DEMO_CFG, '--iters', '600',
                     '--cfg-options', 'train_cfg.max_iters=600')
 
