@@ -11,7 +11,6 @@ import torch
 from mmengine.logging import MMLogger
 
 from ftan_tools.datasets.synthetic import write_dataset
-from ftan_opencd.errors import UserError
 from ftan_opencd.utils.config_loading import (check_schedule, data_roots,
                                               load_config, set_train_iters)
 from opencd.registry import METRICS
@@ -172,6 +171,7 @@ def test_iters_keeps_short_schedules_valid():
 
 
 def test_iters_refuses_what_it_cannot_rescale(monkeypatch):
+    from ftan_opencd.errors import UserError
     cfg = load_config(DEMO_CFG)
     cfg.param_scheduler[0].by_epoch = True
     with pytest.raises(ValueError, match=r'param_scheduler\[0\].*epoch'):

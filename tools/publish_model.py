@@ -21,11 +21,11 @@ import sys
 import numpy as np
 import torch
 
-from ftan_opencd.errors import UserError, exit_on_user_error
 from ftan_opencd.utils import add_trust_argument, load_checkpoint_file
 from ftan_opencd.utils.checkpoint import (META_SUFFIX, SAFETENSORS_SUFFIX,
                                           state_dict_of)
-from ftan_opencd.utils.user_errors import check_checkpoint_path
+from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
+                                           exit_on_user_error)
 
 
 def parse_args(argv=None):

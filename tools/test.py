@@ -20,14 +20,14 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
-from ftan_opencd.errors import UserError, exit_on_user_error
 from ftan_opencd.utils import (add_fit_check, add_runner_arguments,
                                checkpoint_trusted, load_config,
                                parse_runner_args, prepare_cpu_distributed,
                                safe_checkpoint_loading)
 from ftan_opencd.utils.config_loading import log_data_roots
 from ftan_opencd.utils.precision import amp_for_testing
-from ftan_opencd.utils.user_errors import check_tool_paths
+from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
+                                           exit_on_user_error)
 
 
 def parse_args():

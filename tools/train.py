@@ -37,10 +37,10 @@ from ftan_opencd.utils.config_loading import (check_schedule,
                                               enable_image_verification,
                                               log_data_roots, set_train_iters,
                                               split_datasets)
-from ftan_opencd.errors import UserError, exit_on_user_error
 from ftan_opencd.utils.precision import amp_for_training
-from ftan_opencd.utils.user_errors import (check_checkpoint_path,
-                                           check_config_path)
+from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
+                                           check_config_path,
+                                           exit_on_user_error)
 from opencd.registry import RUNNERS
 
 
