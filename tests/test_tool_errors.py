@@ -2,7 +2,8 @@
 file or option and what to do, exit status 2, no traceback. Every
 ``tools/*.py`` is run with a wrong argument; then the messages of
 tools/train.py, test.py, export_onnx.py and publish_model.py in detail,
-and image verification of the val/test sets before training."""
+and image verification of the val/test sets before training and of the
+test set before testing."""
 import glob
 import os
 import os.path as osp
