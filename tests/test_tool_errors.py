@@ -88,10 +88,11 @@ ARGPARSE_ONLY = {'check_env': ['--no-such-option']}
 # status 1. It leaves tools/ for ftan_tools/gpu_check/.
 OTHER_STATUS = {'gpu_check_helper': (['install-specs', '{missing}'],
                                      '{missing}', 1)}
-# Being moved onto the inferencer (issue 19, part 1), which puts them
-# through the wrapper; strict, so the entry goes when they pass.
-PENDING = {'activation_maps', 'benchmark_predict_large', 'compare_precision',
-           'predict'}
+# Not yet through the wrapper with the check before any work (issue 19,
+# part 1, main at 5564f97): activation_maps.py ends in a traceback,
+# benchmark_predict_large.py writes its scene before the config is read.
+# Strict, so an entry goes when its tool passes.
+PENDING = {'activation_maps', 'benchmark_predict_large'}
 TOOL_NAMES = sorted(
     osp.splitext(osp.basename(path))[0]
     for path in glob.glob(osp.join(REPO, 'tools', '*.py')))
