@@ -1,10 +1,11 @@
 """Check that the OpenMMLab stack FTAN-OpenCD runs on is installed correctly.
 
-This module imports nothing from ``ftan_opencd`` (only the standard library)
-so that ``tools/check_env.py`` can load it before the package itself is
-importable, and the install scripts can run it as a script to read the pinned
-versions from ``stack.txt`` (next to this file, the one place where they are
-written)::
+This module imports nothing from ``ftan_opencd`` but :mod:`ftan_opencd.errors`
+(standard library only; read as a file when this module is, see
+:func:`_user_error_base`), so that ``tools/check_env.py`` can load it before
+the package itself is importable, and the install scripts can run it as a
+script to read the pinned versions from ``stack.txt`` (next to this file, the
+one place where they are written)::
 
     python ftan_opencd/env_check.py --pins            # every pin and setting
     python ftan_opencd/env_check.py --get mmcv opencd-commit
@@ -12,6 +13,7 @@ written)::
 import argparse
 import importlib
 import importlib.metadata
+import importlib.util
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Tuple
@@ -88,9 +90,27 @@ SUPPORTED = [
 ]
 
 
-class EnvironmentMismatch(ImportError):
+def _user_error_base() -> type:
+    """:class:`ftan_opencd.errors.UserError`, also when this module is read
+    as a file without its package (``tools/check_env.py``, the install
+    scripts), where a relative import has no package to start from."""
+    if __package__:
+        from .errors import UserError
+        return UserError
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'errors.py')
+    spec = importlib.util.spec_from_file_location('ftan_opencd_errors', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.UserError
+
+
+class EnvironmentMismatch(_user_error_base(), ImportError):
     """Raised when a required package is missing or has an unsupported
-    version; the message says what is wrong and the command that fixes it."""
+    version; the message says what is wrong and the command that fixes it.
+
+    A user error (reported as one line by the tools) and an
+    ``ImportError``, as it stops ``import ftan_opencd``.
+    """
 
 
 def _version_tuple(version: str) -> Tuple[int, ...]:

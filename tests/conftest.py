@@ -1,8 +1,11 @@
 """Shared fixtures. Importing ftan_opencd here makes a missing or broken
 open-cd stack fail the whole run with the environment check's message
 instead of skipping tests."""
+import contextlib
 import importlib.util
+import io
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -61,6 +64,27 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_tool_main(name, argv):
+    """Run ``tools/<name>.py``'s ``main(argv)`` in this process.
+
+    Returns:
+        tuple: ``(0, result)`` with what ``main`` returned, or
+        ``(status, message)`` when it exits: the ``SystemExit`` status (2
+        for a user error and for bad options) and the last line the tool
+        wrote on stderr (``error: ...`` for a user error). What the tool
+        wrote on stderr is passed on.
+    """
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return 0, load_tool(name).main([str(arg) for arg in argv])
+    except SystemExit as exc:
+        lines = err.getvalue().strip().splitlines()
+        return exc.code, lines[-1] if lines else ''
+    finally:
+        sys.stderr.write(err.getvalue())
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """Tests of the synthetic demo data and the release tiling tools."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -9,17 +8,10 @@ import pytest
 
 import ftan_opencd  # noqa: F401
 from ftan_tools.datasets import synthetic, tiling
+from .conftest import load_tool
+from .conftest import run_tool_main as run_tool
 
 TOOLS = osp.join(osp.dirname(__file__), '..', 'tools')
-
-
-def load_tool(name):
-    """Import ``tools/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tree(root):
@@ -104,19 +96,6 @@ def fake_release(root, dirs, counts, size, img_ext='.png', label_ext='.png',
 
 
 LEVIR = ('A', 'B', 'label'), ('.png', ), ('.png', )
-
-
-def run_tool(name, argv):
-    """Run ``tools/<name>.py`` in-process; return (code, message).
-
-    ``code`` is 0 on success, else the SystemExit code (a str for a
-    one-line error, which exits with status 1).
-    """
-    try:
-        load_tool(name).main(argv)
-    except SystemExit as exc:
-        return exc.code, str(exc.code)
-    return 0, ''
 
 
 def write_pair(root, split, stem, a, b, label, dirs=('A', 'B', 'label'),
@@ -291,12 +270,12 @@ def test_check_release_refuses_image_of_other_size(tmp_path):
     src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
     fake_release(src, ('A', 'B', 'label'), dict(train=1), 48)
     release = tiling.Release('TOY', dict(train=1), 64)
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(tiling.DatasetError) as error:
         tiling.run_cli('t', *LEVIR, release,
                        [src, out, '--tile-size', '16', '--check-release'])
     image = osp.join(src, 'train', 'A', 'train0.png')
     assert (f'{image} is 48x48, the official TOY images are 64x64'
-            in error.value.code)
+            in str(error.value))
 
 
 def test_deprecated_no_check_is_accepted(tmp_path, capsys):
@@ -322,7 +301,7 @@ def test_output_in_source_refused_before_writing(tmp_path, where):
     code, message = run_tool('tile_dataset',
                              [src, out, '--splits', 'train', '--tile-size',
                               '32'])
-    assert code == message and message.startswith('error: the output folder')
+    assert code == 2 and message.startswith('error: the output folder')
     assert 'would be mixed into the release' in message
     assert tree(src) == before and not osp.exists(osp.join(src, 'tiles'))
 
@@ -504,7 +483,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, tool, src, src, '--splits', 'train'],
         capture_output=True, text=True, env=env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith('error: the output folder')
     assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr
     result = subprocess.run(

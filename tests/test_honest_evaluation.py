@@ -23,6 +23,7 @@ from ftan_tools.datasets.tiling import check_root_leaks, find_pairs
 from ftan_opencd.cli import load_config
 from ftan_opencd.datasets import split_datasets
 from .conftest import REPO, load_tool
+from .conftest import run_tool_main as _run
 
 DSIFN_DIRS = ('t1', 't2', 'mask')
 SIZE, TILE = 64, 32  # 4 tiles per pair
@@ -78,14 +79,6 @@ def _pairs(root, splits=('train', 'val', 'test')):
     return {split: find_pairs(osp.join(root, split), DSIFN_DIRS, ('.jpg', ),
                               ('.png', ))
             for split in splits}
-
-
-def _run(name, argv):
-    """tools/<name>.py in-process; (exit code or 0, message)."""
-    try:
-        return 0, load_tool(name).main(argv)
-    except SystemExit as exc:
-        return exc.code, str(exc.code)
 
 
 def _tiles(root, split):

@@ -188,7 +188,7 @@ def test_opencd_source_order(script, tmp_path):
 def test_editing_the_stack_file_alone_changes_everything(tmp_path):
     """A copy of the repo's install files with one edited stack file."""
     for rel in (*SCRIPTS, 'tools/opencd_source.sh',
-                'ftan_opencd/env_check.py', HOME):
+                'ftan_opencd/env_check.py', 'ftan_opencd/errors.py', HOME):
         os.makedirs(tmp_path / osp.dirname(rel), exist_ok=True)
         shutil.copy(osp.join(REPO, rel), tmp_path / rel)
     stack = (tmp_path / HOME).read_text()

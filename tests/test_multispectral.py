@@ -15,7 +15,7 @@ from mmengine.config import Config
 
 from ftan_tools.datasets import oscd
 from ftan_tools.datasets.tiling import DatasetError
-from .conftest import REPO, load_tool
+from .conftest import REPO, load_tool, run_tool_main
 
 rasterio = pytest.importorskip('rasterio')
 
@@ -124,11 +124,7 @@ def prepared(release, tmp_path_factory):
 
 def run_prep(*argv):
     """Run tools/prepare_oscd.py in-process; (code, message)."""
-    try:
-        load_tool('prepare_oscd').main([str(a) for a in argv])
-    except SystemExit as exc:
-        return exc.code, str(exc.code)
-    return 0, ''
+    return run_tool_main('prepare_oscd', argv)
 
 
 def read(path):
@@ -205,7 +201,7 @@ def test_one_two_tif_masks_need_the_threshold(release, prepared, tmp_path):
     assert 'alpha-cm.tif' in message and '--label-threshold' in message
     assert run_prep(release, tmp_path / 'b', '--label-file',
                     'cm/{city}-cm.tif', '--label-threshold', '2',
-                    '--num-val', '1') == (0, '')
+                    '--num-val', '1')[0] == 0
     for split, city in (('train', 'alpha'), ('val', 'charlie'),
                         ('test', 'delta')):
         name = osp.join(split, 'label', f'{city}.png')

@@ -1,7 +1,11 @@
-"""Expected user errors of tools/train.py, test.py, export_onnx.py and
-publish_model.py: one ``error: ...`` line naming the file or option and
-what to do, exit status 1, no traceback; and image verification of the
-val/test sets before training and of the test set before testing."""
+"""Expected user errors of the tools: one ``error: ...`` line naming the
+file or option and what to do, exit status 2, no traceback. Every
+``tools/*.py`` is run with a wrong argument; then the messages of
+tools/train.py, test.py, export_onnx.py and publish_model.py in detail,
+and image verification of the val/test sets before training and of the
+test set before testing."""
+import glob
+import os
 import os.path as osp
 import shutil
 import subprocess
@@ -12,8 +16,8 @@ import torch
 
 from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.datasets import CheckedCDDataset
-from ftan_opencd.utils.user_errors import (USER_ERROR_STATUS, UserError,
-                                           exit_on_user_error, user_message)
+from ftan_opencd.errors import (USER_ERROR_STATUS, UserError,
+                                exit_on_user_error, user_message)
 from .conftest import DEMO_CONFIG, REPO, load_tool
 
 LEARN = osp.join(REPO, 'configs', 'benchmark', 'learn')
@@ -43,6 +47,97 @@ def run_process(*args):
     result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
                             capture_output=True, text=True, timeout=600)
     return result.returncode, result.stdout + result.stderr
+
+
+# ------------------------------------------------ every tool, wrong argument
+# tools/<name>.py -> arguments with one wrong path ({missing}: a path that
+# does not exist, {file}: a regular file, {out}: a fresh output location)
+# and the path the error line must name.
+WRONG_ARGUMENTS = {
+    'activation_maps': (['{missing}.py', '{missing}.pth', '--img1',
+                         '{missing}/a.png', '--img2', '{missing}/b.png',
+                         '--out-dir', '{out}'], '{missing}.py'),
+    'benchmark': (['learn', '--data-root', '{missing}', '--models',
+                   'fc-siam-diff', '--out', '{out}'], '{missing}'),
+    'benchmark_predict_large': (['--config', '{missing}.py', '--size', '64',
+                                 '--work-dir', '{out}'], '{missing}.py'),
+    'check_leaks': (['{missing}'], '{missing}'),
+    'compare_precision': (['{missing}.py', '{missing}.pth', '--data-root',
+                           '{missing}'], '{missing}.py'),
+    'export_onnx': (['{missing}.py', '{missing}.pth', '--out',
+                     '{out}/x.onnx'], '{missing}.py'),
+    'make_demo_data': (['--out', '{file}/demo', '--size', '64'],
+                       '{file}/demo'),
+    'predict': (['{missing}.py', '{missing}.pth', '--img1', '{missing}/a.png',
+                 '--img2', '{missing}/b.png', '--out', '{out}/mask.png'],
+                '{missing}.py'),
+    'prepare_dsifn': (['{missing}', '{out}'], '{missing}'),
+    'prepare_levircd': (['{missing}', '{out}'], '{missing}'),
+    'prepare_oscd': (['{missing}', '{out}'], '{missing}'),
+    'publish_model': (['{missing}.pth', '{out}/published'], '{missing}.pth'),
+    'test': (['{missing}.py', '{missing}.pth'], '{missing}.py'),
+    'tile_dataset': (['{missing}', '{out}'], '{missing}'),
+    'train': (['{missing}.py', '--work-dir', '{out}'], '{missing}.py'),
+}
+# tools/check_env.py takes no path (and imports nothing of the package, so
+# that it can report a broken install): its only wrong argument is a bad
+# option, which argparse reports as "check_env.py: error: ..." (status 2).
+ARGPARSE_ONLY = {'check_env': ['--no-such-option']}
+# The standard-library helper of tools/gpu_check.sh runs before the stack
+# is installed, so it cannot import ftan_opencd's wrapper: one error line,
+# status 1. It leaves tools/ for ftan_tools/gpu_check/.
+OTHER_STATUS = {'gpu_check_helper': (['install-specs', '{missing}'],
+                                     '{missing}', 1)}
+# Not yet through the wrapper with the check before any work (issue 19,
+# part 1, main at 5564f97): activation_maps.py ends in a traceback,
+# benchmark_predict_large.py writes its scene before the config is read.
+# Strict, so an entry goes when its tool passes.
+PENDING = {'activation_maps', 'benchmark_predict_large'}
+TOOL_NAMES = sorted(
+    osp.splitext(osp.basename(path))[0]
+    for path in glob.glob(osp.join(REPO, 'tools', '*.py')))
+
+
+def tool_case(name):
+    """A tool's parameter, marked as pending where it is."""
+    marks = [pytest.mark.xfail(strict=True, reason='not yet through '
+                               'ftan_opencd.errors.exit_on_user_error')
+             ] if name in PENDING else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize('tool', [tool_case(name) for name in TOOL_NAMES])
+def test_every_tool_reports_a_wrong_argument_in_one_line(tool, tmp_path):
+    places = dict(missing=str(tmp_path / 'missing'),
+                  file=str(tmp_path / 'file.txt'), out=str(tmp_path / 'out'))
+    with open(places['file'], 'w') as f:
+        f.write('a file, not a folder\n')
+    if tool in ARGPARSE_ONLY:
+        argv, named, status = ARGPARSE_ONLY[tool], '--no-such-option', 2
+        start = f'{tool}.py: error: unrecognized arguments: '
+    elif tool in OTHER_STATUS:
+        argv, named, status = OTHER_STATUS[tool]
+        start = 'error: '
+    else:
+        assert tool in WRONG_ARGUMENTS, (
+            f'tools/{tool}.py: add a wrong-argument case to WRONG_ARGUMENTS')
+        (argv, named), status, start = WRONG_ARGUMENTS[tool], \
+            USER_ERROR_STATUS, 'error: '
+    argv = [arg.format(**places) for arg in argv]
+    env = {k: v for k, v in os.environ.items() if k != 'FTAN_TRACEBACK'}
+    result = subprocess.run(
+        [sys.executable, osp.join('tools', f'{tool}.py'), *argv], cwd=REPO,
+        capture_output=True, text=True, timeout=600,
+        env=dict(env, OMP_NUM_THREADS='1'))
+    err = result.stderr
+    assert result.returncode == status, err[-3000:]
+    assert 'Traceback' not in err, err[-3000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith(start), err[-3000:]
+    assert named.format(**places) in lines[-1]
+    if start == 'error: ':
+        assert sum(line.startswith('error: ') for line in lines) == 1, err
+    assert sorted(os.listdir(tmp_path)) == ['file.txt'], 'wrote something'
 
 
 @pytest.fixture(scope='module')
@@ -335,3 +430,55 @@ def test_user_message_drops_wrappers():
     registry = UserError('class `CheckedCDDataset` in ftan_opencd/datasets/'
                          'cd_dataset.py: 1 of 2 samples cannot be read')
     assert user_message(registry) == '1 of 2 samples cannot be read'
+    several = UserError('cannot run here:\n  - mmcv is missing\n'
+                        'To install: bash x.sh')
+    assert user_message(several) == ('cannot run here: - mmcv is missing '
+                                      'To install: bash x.sh')
+
+
+def test_one_base_for_user_errors(capsys):
+    import pickle
+
+    from ftan_opencd.env_check import EnvironmentMismatch
+    from ftan_opencd.utils import CheckpointError, UnsafeCheckpointError
+    from ftan_tools.datasets.tiling import DatasetError
+    for error in (CheckpointError, UnsafeCheckpointError, EnvironmentMismatch,
+                  DatasetError):
+        assert issubclass(error, UserError) and issubclass(error, ValueError)
+    # Their other bases stay for callers that catch those.
+    assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)
+    assert issubclass(EnvironmentMismatch, ImportError)
+    assert USER_ERROR_STATUS == 2  # as argparse's errors
+
+    @exit_on_user_error
+    def install_problem():
+        raise EnvironmentMismatch('ftan-opencd cannot run here:\n  - mmcv '
+                                  'is missing\nTo install: bash x.sh')
+
+    with pytest.raises(SystemExit) as exit_info:
+        install_problem()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == ('error: ftan-opencd cannot run here: '
+                                       '- mmcv is missing To install: bash '
+                                       'x.sh\n')
+
+
+def test_check_device_refuses_gpus_this_machine_lacks(monkeypatch):
+    from ftan_opencd.utils.user_errors import check_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    assert check_device('cuda:0') == 'cuda:0'
+    assert check_device('cuda') == 'cuda'
+    assert check_device(torch.device('cuda', 0)) == 'cuda:0'
+    assert check_device(torch.device('cpu')) == 'cpu'
+    with pytest.raises(UserError) as error:
+        check_device('cuda:7')
+    assert str(error.value) == ('--device cuda:7: no such GPU on this '
+                                'machine; valid devices here: cpu, cuda, '
+                                'cuda:0')
+    with pytest.raises(UserError, match=r'^device cuda:1: no such GPU'):
+        check_device(torch.device('cuda', 1), option='device')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    with pytest.raises(UserError, match='no CUDA GPU is visible'):
+        check_device('cuda:0')

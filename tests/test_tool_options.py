@@ -172,11 +172,12 @@ def test_iters_keeps_short_schedules_valid():
 
 
 def test_iters_refuses_what_it_cannot_rescale(monkeypatch):
+    from ftan_opencd.errors import UserError
     cfg = load_config(DEMO_CFG)
     cfg.param_scheduler[0].by_epoch = True
     with pytest.raises(ValueError, match=r'param_scheduler\[0\].*epoch'):
         set_train_iters(cfg, 600)
-    with pytest.raises(SystemExit, match='--iters alone'):
+    with pytest.raises(UserError, match='--iters alone'):
         tool_config(monkeypatch, 'train', DEMO_CFG, '--iters', '600',
                     '--cfg-options', 'train_cfg.max_iters=600')
 

@@ -101,7 +101,7 @@ def test_train_tool_refuses_model_only_config_in_one_line():
     result = subprocess.run(
         [sys.executable, 'tools/train.py', 'configs/benchmark/bit-r18.py'],
         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == (
         'error: configs/benchmark/bit-r18.py defines no default_scope/'
         'train_dataloader/train_cfg/optim_wrapper: it is a model-only file '

@@ -194,9 +194,8 @@ def parse_benchmark_args(argv):
     return parser.parse_args(argv)
 
 
-@exit_on_user_error
 def learn_main(argv, command: str):
-    """The ``learn`` subcommand; a wrong folder or config is one line.
+    """The ``learn`` subcommand.
 
     Args:
         argv (list[str]): Its options (after ``learn``).
@@ -214,6 +213,7 @@ def learn_main(argv, command: str):
     return run_learning(args, command)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Dispatch to the benchmark, the profiler or the learning comparison."""
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -10,17 +10,17 @@ identified by its content: SHA-1 of both dates' decoded pixels, shape and
 dtype (names are ignored). The report gives, per split pair, how many pairs
 of the later split (train < val < test) repeat a pair of the earlier one,
 with a few names, and the pairs that share only one date. Exit status: 0
-when no pair repeats, 3 when some do, 1 with one line "error: ..." on an
-unusable root, 2 on bad options. To write a split without the repeats,
+when no pair repeats, 3 when some do, 2 on bad options or (with one line
+"error: ...") an unusable root. To write a split without the repeats,
 prepare the source again with --drop-leaks.
 """
 import argparse
 import sys
 
 from ftan_tools.datasets.leaks import leak_summary, report_lines
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.tiling import (IMAGE_SUFFIXES, LABEL_SUFFIXES,
-                                        OUT_DIRS, DatasetError,
-                                        check_root_leaks)
+                                        OUT_DIRS, check_root_leaks)
 
 LEAKS_FOUND = 3
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@exit_on_user_error
 def main(argv=None):
     """Run the check and print the report.
 
@@ -54,14 +55,12 @@ def main(argv=None):
         LeakReport: What repeats across the splits.
 
     Raises:
-        SystemExit: Status 1 with ``error: ...`` on an unusable root.
+        SystemExit: Status 2 on bad options or (with one ``error: ...``
+            line) an unusable root.
     """
     args = build_parser().parse_args(argv)
-    try:
-        report = check_root_leaks(args.root, args.splits, args.dirs,
-                                  args.img_suffix, args.label_suffix)
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}')
+    report = check_root_leaks(args.root, args.splits, args.dirs,
+                              args.img_suffix, args.label_suffix)
     for line in report_lines(report):
         print(line)
     print(leak_summary(report))

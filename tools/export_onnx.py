@@ -15,7 +15,7 @@ largest logit magnitude.
 check always runs the PyTorch model on the CPU beside onnxruntime's CPU
 provider. Mistakes (a size that is not a positive multiple of 32, a device
 this machine lacks, config and checkpoint swapped, a checkpoint that is not
-one) end with one ``error: ...`` line and exit status 1, before anything is
+one) end with one ``error: ...`` line and exit status 2, before anything is
 built.
 """
 import argparse

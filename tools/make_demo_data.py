@@ -6,6 +6,7 @@
 import argparse
 import time
 
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.synthetic import DEFAULT_COUNTS, write_dataset
 
 
@@ -30,6 +31,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Generate the data set and print a summary.
 

@@ -19,11 +19,13 @@ in its training list; not measured here); --drop-leaks tiles val without
 the pairs also in train and test without those also in train or val;
 --no-leak-check skips the check.
 """
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.tiling import Release, run_cli
 
 RELEASE = Release('DSIFN-CD', dict(train=3600, val=340, test=48), 512)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Run the tool.
 

@@ -15,11 +15,13 @@ pair is read once and the splits are compared by content (both dates'
 decoded pixels; names ignored); repeats are reported, --drop-leaks leaves
 them out of val and test, --no-leak-check skips the check.
 """
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.tiling import Release, run_cli
 
 RELEASE = Release('LEVIR-CD', dict(train=445, val=64, test=128), 1024)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Run the tool.
 

@@ -18,11 +18,13 @@ the last --num-val cities of train.txt (or --val-cities); test is
 test.txt. --tile-size cuts every split into tiles (last tile flush with
 the border). --stats prints the per-band mean/std of the train split as
 config lines. Any error stops the tool with one line "error: ..." and
-status 1 (2 for bad options). See ftan_tools/datasets/oscd.py.
+status 2 (as for bad options). See ftan_tools/datasets/oscd.py.
 """
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.oscd import run_cli
 
 
+@exit_on_user_error
 def main(argv=None):
     """Run the tool.
 

@@ -9,7 +9,7 @@ run code) beside ``<OUT_STEM>-<sha256[:8]>.meta.json`` (the checkpoint's
 ``publish_model.py`` names its files. ``tools/test.py``, ``tools/predict.py``,
 ``load_from`` and ``init_model`` take the ``.safetensors`` file. Mistakes
 (a config or a folder given as IN.pth, a file that is not a checkpoint, a
-folder as OUT_STEM) end with one ``error: ...`` line and exit status 1.
+folder as OUT_STEM) end with one ``error: ...`` line and exit status 2.
 """
 import argparse
 import hashlib

@@ -20,13 +20,15 @@ pairs repeated across splits are reported per split pair with a few names
 (tools/check_leaks.py does the same on a prepared root). --drop-leaks
 writes val without the pairs also in train, and test without those also
 in train or val; --no-leak-check skips the check. Any error stops the
-tool with one line "error: ..." and status 1 (status 2 for bad options).
+tool with one line "error: ..." and status 2 (as for bad options).
 See ftan_tools/datasets/tiling.py for the rules.
 """
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.tiling import (IMAGE_SUFFIXES, LABEL_SUFFIXES,
                                         OUT_DIRS, run_cli)
 
 
+@exit_on_user_error
 def main(argv=None):
     """Run the tool.
 

@@ -18,7 +18,7 @@ before the first training iteration (``CheckedCDDataset(verify_images=
 True)``), so that a corrupt file stops the run at once; ``--no-verify``
 skips that. Mistakes (a model-only config, a checkpoint that is not one, a
 missing folder, a bad image) end with one ``error: ...`` line and exit
-status 1, without a traceback.
+status 2, without a traceback.
 """
 import argparse
 import copy
@@ -114,8 +114,8 @@ def build_config(args):
                       args.work_dir, args.data_root, purpose='train')
     if args.iters is not None:
         if 'train_cfg.max_iters' in (args.cfg_options or {}):
-            raise SystemExit(
-                'error: --iters and --cfg-options train_cfg.max_iters both '
+            raise UserError(
+                '--iters and --cfg-options train_cfg.max_iters both '
                 'set the training length: use --iters alone (it also '
                 'rescales the schedule and the intervals)')
         set_train_iters(cfg, args.iters)

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from opencd.datasets.basecddataset import _BaseCDDataset
 from opencd.registry import DATASETS
 from ..pixels import load_label, load_pair
-from ..utils.user_errors import UserError
+from ..errors import UserError
 from .transforms.loading import (CDConformPixels, CDLoadChangeLabel,
                                  CDLoadImagePair)
 

@@ -44,6 +44,8 @@ from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader, load_state_dict
 from mmengine.runner.checkpoint import load_from_local
 
+from ..errors import UserError
+
 TRUST_HINT = ('If you trust where the file comes from, load it fully: '
               '--trust-checkpoint (tools), trust_checkpoint=True (Python '
               'API) or trust_checkpoint = True (config).')
@@ -82,7 +84,7 @@ CHECKPOINT_GLOBALS: Dict[str, str] = {
 HISTORY_BUFFER_METHODS = ('min', 'max', 'mean', 'current')
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file cannot be used; the message names the file."""
 
 

@@ -1,107 +1,33 @@
-"""Expected user errors of the tools, reported as ``error: <message>``.
+"""Checks of the tools' arguments that run before anything is built.
 
-A wrong path, a config and a checkpoint given in the wrong order, an
-option out of range or an unreadable image is not a bug: the tools say in
-one line what is wrong and what to do, on stderr, and exit with status
-:data:`USER_ERROR_STATUS`, without a Python traceback.
-:func:`exit_on_user_error` wraps a tool's ``main`` to do that for the
-exception types of :data:`USER_ERRORS` only; anything else (a bug) keeps
-its traceback. Set ``FTAN_TRACEBACK=1`` to see the traceback of a user
-error too.
-
-The checks here run before anything is built: :func:`check_config_path`,
-:func:`check_checkpoint_path` (with the "swapped?" hint) and
-:func:`check_device`.
+:func:`check_config_path`, :func:`check_checkpoint_path` (with the
+"swapped?" hint) and :func:`check_device` raise a
+:class:`~ftan_opencd.errors.UserError` (or ``FileNotFoundError`` /
+``IsADirectoryError``) that names the argument and says what to give
+instead; :func:`ftan_opencd.errors.exit_on_user_error` reports it as one
+``error: ...`` line. ``UserError`` and ``exit_on_user_error`` can be
+imported from here too (the tools' checks and their wrapper in one import).
 """
-import functools
-import os
 import os.path as osp
 import re
-import sys
 import zipfile
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence, Union
 
-from .checkpoint import SAFETENSORS_SUFFIX, CheckpointError
+import torch
 
-USER_ERROR_STATUS = 1  # as SystemExit("message") exits
-TRACEBACK_ENV = 'FTAN_TRACEBACK'
+from ..errors import UserError, exit_on_user_error
+from .checkpoint import SAFETENSORS_SUFFIX
+
 CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
 CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.bin', SAFETENSORS_SUFFIX)
 # The first byte of a pickle of protocol 2 or higher (torch's legacy format).
 PICKLE_PROTO = b'\x80'
-# mmengine's registry re-raises a constructor's error as
-# "class `Name` in package/module.py: <message>".
-_REGISTRY_PREFIX = re.compile(r'^class `\w+` in [\w/.]+: ')
-_WORKER_TRACEBACK = 'Original Traceback (most recent call last)'
 SWAP_HINT = 'config and checkpoint swapped? The order is CONFIG CHECKPOINT'
-
-
-class UserError(ValueError):
-    """A mistake in the command line, the config or the data.
-
-    The message names the file or option and says what to do. A
-    ``ValueError`` subclass, so code that catches ``ValueError`` still
-    catches it.
-    """
-
-
-# FileNotFoundError & co. come from the folder and file checks (data roots,
-# data sets, checkpoint files); CheckpointError from reading a checkpoint.
-USER_ERRORS = (UserError, CheckpointError, FileNotFoundError,
-               IsADirectoryError, NotADirectoryError)
-
-
-def user_message(exc: BaseException) -> str:
-    """The message of a user error, without wrappers added on its way up.
-
-    A data loader worker's error carries the worker's traceback as text
-    (its last line is the original ``Type: message``); mmengine's registry
-    prefixes ``class `Name` in module.py:``. Both are dropped.
-
-    Args:
-        exc (BaseException): The error.
-
-    Returns:
-        str: The message to show.
-    """
-    text = str(exc)
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        text = f'{exc.strerror}: {exc.filename}'
-    if _WORKER_TRACEBACK in text:
-        last = [line for line in text.splitlines() if line.strip()][-1]
-        text = re.sub(r'^[\w.]+: ', '', last.strip())
-    while _REGISTRY_PREFIX.match(text):
-        text = _REGISTRY_PREFIX.sub('', text, count=1)
-    return text or type(exc).__name__
-
-
-def exit_on_user_error(main: Callable) -> Callable:
-    """Wrap a tool's ``main``: a user error exits with one message.
-
-    The exception types of :data:`USER_ERRORS` are printed as
-    ``error: <message>`` on stderr and end the process with status
-    :data:`USER_ERROR_STATUS` (``SystemExit``); other exceptions pass
-    through with their traceback. ``FTAN_TRACEBACK=1`` re-raises user
-    errors too.
-
-    Args:
-        main (Callable): The tool's entry point.
-
-    Returns:
-        Callable: ``main`` with the same signature and return value.
-    """
-
-    @functools.wraps(main)
-    def wrapper(*args, **kwargs):
-        try:
-            return main(*args, **kwargs)
-        except USER_ERRORS as exc:
-            if os.environ.get(TRACEBACK_ENV, '') not in ('', '0'):
-                raise
-            print(f'error: {user_message(exc)}', file=sys.stderr, flush=True)
-            raise SystemExit(USER_ERROR_STATUS) from None
-
-    return wrapper
+__all__ = [
+    'CONFIG_SUFFIXES', 'CHECKPOINT_SUFFIXES', 'SWAP_HINT', 'UserError',
+    'available_devices', 'check_checkpoint_path', 'check_config_path',
+    'check_device', 'check_tool_paths', 'exit_on_user_error'
+]
 
 
 # ------------------------------------------------------------- file checks
@@ -228,35 +154,41 @@ def available_devices() -> Sequence[str]:
         list[str]: ``cpu``, then ``cuda`` and ``cuda:0`` ... when CUDA GPUs
         are visible.
     """
-    import torch
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     gpus = ['cuda'] + [f'cuda:{i}' for i in range(count)] if count else []
     return ['cpu'] + gpus
 
 
-def check_device(device: str, option: str = '--device') -> str:
+def check_device(device: Union[str, torch.device],
+                 option: str = '--device') -> str:
     """Refuse a device that torch does not know or this machine lacks.
 
+    The one device check of the tools and the Python API: ``cuda:N`` with
+    ``N`` beyond ``torch.cuda.device_count()`` is refused, as is ``cuda``
+    where torch sees no GPU.
+
     Args:
-        device (str): E.g. ``cpu``, ``cuda``, ``cuda:1``.
-        option (str): The option, for the message.
+        device (str | torch.device): E.g. ``cpu``, ``cuda``, ``cuda:1``.
+        option (str): The option or argument, for the message.
 
     Returns:
-        str: ``device`` unchanged.
+        str: The device as a string (``torch.device('cuda', 1)`` gives
+        ``'cuda:1'``).
 
     Raises:
         UserError: Naming the valid devices of this machine.
     """
+    name = str(device)
     valid = available_devices()
-    if device in valid:
-        return device
+    if name in valid:
+        return name
     listed = ', '.join(valid)
-    if re.fullmatch(r'cuda(:\d+)?', device):
+    if re.fullmatch(r'cuda(:\d+)?', name):
         reason = ('no CUDA GPU is visible to torch on this machine'
                   if len(valid) == 1 else 'no such GPU on this machine')
-    elif device.lower().startswith('gpu'):
+    elif name.lower().startswith('gpu'):
         reason = 'unknown device (a GPU is "cuda" or "cuda:N")'
     else:
         reason = 'unknown device'
-    raise UserError(f'{option} {device}: {reason}; valid devices here: '
+    raise UserError(f'{option} {name}: {reason}; valid devices here: '
                     f'{listed}')

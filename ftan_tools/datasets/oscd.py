@@ -886,23 +886,21 @@ def run_cli(argv: Optional[Sequence[str]] = None) -> Dict[str, int]:
         dict[str, int]: Files per output folder per split.
 
     Raises:
-        SystemExit: Status 2 on bad options, status 1 with one line
-            ``error: ...`` on a :class:`DatasetError`.
+        SystemExit: Status 2 on bad options.
+        DatasetError: On an unusable release, output or option (the tool's
+            :func:`~ftan_opencd.errors.exit_on_user_error` reports it).
     """
     args = build_parser().parse_args(argv)
-    try:
-        result = prepare(args.src, args.out, args.bands, args.splits,
-                         args.val_cities, args.num_val, args.label_file,
-                         args.label_threshold, args.resampling,
-                         args.tile_size, args.stride, args.stats)
-        lines = summary_lines(result, args.out, args.bands, args.resampling,
-                              args.tile_size)
-        if result.stats is not None:
-            lines += stats_lines(result.stats, args.bands,
-                                 len(result.cities.get('train', [])),
-                                 args.max_value)
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}')
+    result = prepare(args.src, args.out, args.bands, args.splits,
+                     args.val_cities, args.num_val, args.label_file,
+                     args.label_threshold, args.resampling, args.tile_size,
+                     args.stride, args.stats)
+    lines = summary_lines(result, args.out, args.bands, args.resampling,
+                          args.tile_size)
+    if result.stats is not None:
+        lines += stats_lines(result.stats, args.bands,
+                             len(result.cities.get('train', [])),
+                             args.max_value)
     for line in lines:
         print(line)
     return result.files

@@ -55,6 +55,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from ftan_opencd.apis.sliding_window import window_starts
+from ftan_opencd.errors import UserError
 from ftan_opencd.pixels import (check_same_format, decode_file,
                                 import_rasterio, is_raster_path, load_label,
                                 raster_bands)
@@ -70,9 +71,10 @@ MAX_LISTED = 5
 Pair = Tuple[str, str, str, str]  # stem, image from, image to, label
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """The source data set or the output location is unusable; the message
-    names the offending files, splits or options.
+    names the offending files, splits or options (a user error: the tools
+    report it as one ``error: ...`` line).
 
     Attributes:
         tiles_written (int): Tiles of the current split written before the
@@ -1032,8 +1034,9 @@ def run_cli(description: str,
         dict[str, int]: Tiles written per split.
 
     Raises:
-        SystemExit: Status 2 with argparse's message on bad options, status
-            1 with a one-line ``error: ...`` on a :class:`DatasetError`.
+        SystemExit: Status 2 with argparse's message on bad options.
+        DatasetError: On an unusable source, output or option (the tool's
+            :func:`~ftan_opencd.errors.exit_on_user_error` reports it).
     """
     parser = build_parser(description, dirs, img_suffixes, label_suffixes,
                           release)
@@ -1047,13 +1050,10 @@ def run_cli(description: str,
               'counts are checked only with --check-release',
               file=sys.stderr)
     checked = release if getattr(args, 'check_release', False) else None
-    try:
-        results = prepare(args.src, args.out, args.splits, args.dirs,
-                          args.img_suffix, args.label_suffix, args.tile_size,
-                          stride, args.label_threshold, checked,
-                          args.leak_check, args.drop_leaks)
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}')
+    results = prepare(args.src, args.out, args.splits, args.dirs,
+                      args.img_suffix, args.label_suffix, args.tile_size,
+                      stride, args.label_threshold, checked, args.leak_check,
+                      args.drop_leaks)
     for line in summary_lines(results, args.out, args.tile_size, stride,
                               release, checked is not None):
         print(line)
