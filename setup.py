@@ -23,8 +23,10 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
-    # the pinned stack, read by ftan_opencd/env_check.py at import
-    package_data={'ftan_opencd': ['stack.txt']},
+    # the pinned stack (read by ftan_opencd/env_check.py at import) and the
+    # shell steps of the GPU run (ftan_tools/gpu_check/*.sh)
+    package_data={'ftan_opencd': ['stack.txt'],
+                  'ftan_tools.gpu_check': ['*.sh']},
     python_requires='>=3.8',
     # The OpenMMLab stack (pinned in ftan_opencd/stack.txt) is installed by
     # tools/install_deps.sh: mmcv needs a build with ops and open-cd is not

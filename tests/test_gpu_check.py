@@ -1,4 +1,6 @@
-"""tools/gpu_check.sh and its helper: no network, no compile, no GPU."""
+"""tools/gpu_check.sh and ftan_tools/gpu_check: no network, no compile, no
+GPU."""
+import glob
 import importlib.util
 import json
 import os
@@ -6,12 +8,17 @@ import os.path as osp
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
+from ftan_tools.gpu_check import logs, target, wheels
+from ftan_tools.gpu_check.summary import summarize
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPT = osp.join(ROOT, 'tools', 'gpu_check.sh')
-HELPER = osp.join(ROOT, 'tools', 'gpu_check_helper.py')
+PACKAGE = osp.join(ROOT, 'ftan_tools', 'gpu_check')
+BODY = osp.join(PACKAGE, 'main.sh')
 
 
 def _load(name, path):
@@ -21,7 +28,6 @@ def _load(name, path):
     return module
 
 
-helper = _load('gpu_check_helper', HELPER)
 env_check = _load('env_check_for_gpu_check',
                   osp.join(ROOT, 'ftan_opencd', 'env_check.py'))
 
@@ -33,7 +39,27 @@ def run_script(*args, env=None, cwd=ROOT):
 
 
 def test_syntax():
-    subprocess.run(['bash', '-n', SCRIPT], check=True)
+    for path in [SCRIPT] + glob.glob(osp.join(PACKAGE, '*.sh')):
+        subprocess.run(['bash', '-n', path], check=True)
+
+
+def test_tools_script_is_a_thin_entry_point():
+    """The steps live in ftan_tools/gpu_check; tools/ only starts them."""
+    with open(SCRIPT) as f:
+        code = [line for line in f if line.strip()
+                and not line.startswith('#')]
+    assert len(code) == 1 and 'ftan_tools/gpu_check/main.sh' in code[0]
+
+
+def test_helpers_import_with_the_standard_library_only():
+    """The run calls them with the target Python before the stack exists."""
+    code = ('import sys; import ftan_tools.gpu_check.__main__; '
+            'heavy = {"numpy", "torch", "mmengine", "ftan_opencd", "cv2"}; '
+            'print(sorted(heavy & set(sys.modules)))')
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
+                            capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.stdout.strip() == '[]'
 
 
 def test_help_lists_the_modes():
@@ -54,20 +80,22 @@ def test_no_version_written_in_the_script():
               if '==' in line]
     pinned += [v for k, v in settings.items() if k.endswith('torch')]
     assert pinned
-    for path in (SCRIPT, HELPER):
+    paths = [SCRIPT] + glob.glob(osp.join(PACKAGE, '*.py')) + \
+        glob.glob(osp.join(PACKAGE, '*.sh'))
+    for path in paths:
         with open(path) as f:
             text = f.read()
         assert not re.findall(r'\b\d+\.\d+\.\d+\b', text), path
         for version in pinned:
             assert not re.search(rf'(?<![\d.]){re.escape(version)}(?![\d.])',
                                  text), (path, version)
-    with open(SCRIPT) as f:
+    with open(BODY) as f:
         text = f.read()
     assert 'env_check.py" --get' in text
 
 
 @pytest.mark.skipif(shutil.which('git') is None
-                    or not osp.isdir(osp.join(ROOT, '.git')),
+                    or not osp.exists(osp.join(ROOT, '.git')),
                     reason='needs a git checkout')
 def test_prepare_refuses_a_folder_git_does_not_ignore(tmp_path):
     name = 'tools/_gpu_check_wheels_test'
@@ -113,14 +141,14 @@ def test_run_refuses_a_work_folder_it_did_not_make(tmp_path):
 
 
 def test_parse_filename():
-    assert helper.parse_filename(
+    assert wheels.parse_filename(
         'mmsegmentation-1.0-py3-none-any.whl') == dict(
             name='mmsegmentation', version='1.0', kind='wheel')
-    assert helper.parse_filename('Markdown_It_Py-3.0-py3-none-any.whl'
+    assert wheels.parse_filename('Markdown_It_Py-3.0-py3-none-any.whl'
                                  )['name'] == 'markdown-it-py'
-    assert helper.parse_filename('mmcv-9.9.tar.gz') == dict(
+    assert wheels.parse_filename('mmcv-9.9.tar.gz') == dict(
         name='mmcv', version='9.9', kind='sdist')
-    assert helper.parse_filename('README') is None
+    assert wheels.parse_filename('README') is None
 
 
 def test_classify_lean_and_full(tmp_path):
@@ -136,7 +164,7 @@ def test_classify_lean_and_full(tmp_path):
         src.mkdir()
         for name in files:
             (src / name).write_bytes(b'')
-        manifest = helper.classify(str(src), str(dst), '3.12',
+        manifest = wheels.classify(str(src), str(dst), '3.12',
                                    full=mode == 'full', stack=dict(a='b'))
         bundled = sorted(b['name'] for b in manifest['bundled'])
         expected = sorted(e['name'] for e in manifest['expected'])
@@ -150,9 +178,9 @@ def test_classify_lean_and_full(tmp_path):
                                'scipy']
             assert expected == never
         assert sorted(os.listdir(dst)) == sorted(
-            [b['file'] for b in manifest['bundled']] + [helper.MANIFEST])
-        assert helper.load_manifest(str(dst))['python_version'] == '3.12'
-        specs = helper.install_specs(manifest, ['mmengine==X',
+            [b['file'] for b in manifest['bundled']] + [wheels.MANIFEST])
+        assert wheels.load_manifest(str(dst))['python_version'] == '3.12'
+        specs = wheels.install_specs(manifest, ['mmengine==X',
                                                 'setuptools<70'])
         assert 'mmengine==X' in specs and 'rasterio' in specs
         assert not any(s.startswith('mmcv') for s in specs)
@@ -162,8 +190,8 @@ def test_requirement_names_leave_out_the_target_stack(tmp_path):
     req = tmp_path / 'r.txt'
     req.write_text('-c ../x.txt\n# c\nnumpy<2\nopencv-python<4\nscipy\n'
                    'rasterio  # geo\ntorch\n')
-    assert helper.read_requirement_names([str(req)]) == ['scipy', 'rasterio']
-    assert helper.read_requirement_names([str(req)], ['SciPy']) == [
+    assert wheels.read_requirement_names([str(req)]) == ['scipy', 'rasterio']
+    assert wheels.read_requirement_names([str(req)], ['SciPy']) == [
         'rasterio']
 
 
@@ -173,7 +201,7 @@ def test_classify_skips_what_the_run_does_not_use(tmp_path):
     for name in ('pyogrio-0.1-cp311-abi3-manylinux2014_x86_64.whl',
                  'rasterio-1.0-cp312-cp312-manylinux_2_28_x86_64.whl'):
         (src / name).write_bytes(b'')
-    manifest = helper.classify(str(src), str(tmp_path / 'dst'), '3.12',
+    manifest = wheels.classify(str(src), str(tmp_path / 'dst'), '3.12',
                                full=True, skip=['pyogrio'])
     assert [b['name'] for b in manifest['bundled']] == ['rasterio']
     assert manifest['skipped'] == [dict(name='pyogrio', version='0.1')]
@@ -209,7 +237,7 @@ TEST_LOG = '\n'.join([
 
 
 def test_parse_train_log():
-    parsed = helper.parse_train_log(TRAIN_LOG)
+    parsed = logs.parse_train_log(TRAIN_LOG)
     assert parsed['logged_iters'] == [10, 20, 200]
     assert parsed['losses'] == [0.6812, 0.4130, 0.0918]
     assert parsed['max_iters'] == 200 and parsed['last_iter'] == 200
@@ -219,16 +247,16 @@ def test_parse_train_log():
     assert parsed['val'] == dict(precision=81.82, recall=86.66, F1=84.17,
                                  IoU=72.67, OA=98.43, Kappa=83.34,
                                  mIoU=85.51)
-    nan = helper.parse_train_log(
+    nan = logs.parse_train_log(
         TRAIN_LOG.replace('loss: 0.0918', 'loss: nan'))
     assert nan['final_loss'] is None and 'loss_fell' not in nan
     assert nan['nonfinite_losses'] == 1
-    assert helper.parse_train_log('no training here')['losses'] == []
+    assert logs.parse_train_log('no training here')['losses'] == []
 
 
 def test_parse_metrics():
-    assert helper.parse_metrics(TEST_LOG, 'test')['F1'] == 64.62
-    assert helper.parse_metrics(TEST_LOG, 'val') is None
+    assert logs.parse_metrics(TEST_LOG, 'test')['F1'] == 64.62
+    assert logs.parse_metrics(TEST_LOG, 'val') is None
 
 
 def _bench_report(device):
@@ -275,9 +303,9 @@ def test_summary_from_sample_logs(tmp_path):
         'predict\tok\t0\t15.0\t90\t2048^2\n'
         'bench_ftan\tok\t0\t60.0\t150\t\n'
         'bench_zoo\ttimeout\t124\t150.0\t150\t\n')
-    subprocess.run(['python3', HELPER, 'summary', str(work), str(out),
-                    '--setting', 'mode=gpu'], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, '-m', 'ftan_tools.gpu_check', 'summary',
+                    str(work), str(out), '--setting', 'mode=gpu'], cwd=ROOT,
+                   check=True, capture_output=True)
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['settings'] == dict(mode='gpu')
     assert [s['name'] for s in summary['steps']][:2] == ['install',
@@ -316,12 +344,12 @@ def test_summary_from_sample_logs(tmp_path):
     # a CPU report is not held against the GPU goals
     (work / 'bench_ftan' / 'benchmark.json').write_text(
         json.dumps(_bench_report('cpu')))
-    assert 'goals' not in helper.summarize(str(work))
+    assert 'goals' not in summarize(str(work))
     # a loss that did not fall fails the run although every step exited 0
     (work / 'steps.tsv').write_text('train\tok\t0\t80.2\t200\t\n')
     (work / 'logs' / 'train.log').write_text(
         TRAIN_LOG.replace('loss: 0.0918', 'loss: 0.9'))
-    summary = helper.summarize(str(work))
+    summary = summarize(str(work))
     assert summary['failed_steps'] == []
     assert summary['checks']['train_loss_fell'] is False
     assert summary['ok'] is False
@@ -329,15 +357,15 @@ def test_summary_from_sample_logs(tmp_path):
 
 def test_check_target(monkeypatch):
     have = {'numpy', 'opencv-python-headless', 'scipy'}
-    monkeypatch.setattr(helper, 'installed', lambda name: name in have)
-    here = '.'.join(map(str, helper.sys.version_info[:2]))
+    monkeypatch.setattr(target, 'installed', lambda name: name in have)
+    here = '.'.join(map(str, sys.version_info[:2]))
     manifest = dict(python_version=here, expected=[
         dict(name='numpy', why='a'), dict(name='opencv-python', why='a'),
         dict(name='scipy', why='b')])
-    assert helper.check_target(manifest) == []
+    assert target.check_target(manifest) == []
     manifest['expected'].append(dict(name='matplotlib', why='lean'))
     manifest['python_version'] = '2.7'
-    problems = helper.check_target(manifest)
+    problems = target.check_target(manifest)
     assert len(problems) == 2
     assert 'prepared for Python 2.7' in problems[0]
     assert 'folder: matplotlib (lean). For' in problems[1]
@@ -352,7 +380,7 @@ def test_summary_keeps_what_an_unfinished_benchmark_measured(tmp_path):
         infer_256=dict(median_s=0.004, peak_mb=100.0))))
     (tmp_path / 'steps.tsv').write_text(
         'bench_zoo\ttimeout\t124\t150\t150\t\n')
-    summary = helper.summarize(str(tmp_path))
+    summary = summarize(str(tmp_path))
     assert summary['benchmark_partial']['bench_zoo']['bit-r18'] == dict(
         params=3e6, flops=8e9,
         train=dict(median_s=0.05, peak_mb=900.0, batch=24),

@@ -1,7 +1,7 @@
 """Expected user errors of tools/train.py, test.py, export_onnx.py and
 publish_model.py: one ``error: ...`` line naming the file or option and
 what to do, exit status 1, no traceback; and image verification of the
-val/test sets before training."""
+val/test sets before training and of the test set before testing."""
 import os.path as osp
 import shutil
 import subprocess
@@ -232,6 +232,43 @@ def test_no_verify_leaves_the_data_sets_as_configured(monkeypatch,
         assert cfg.val_dataloader.dataset.get('verify_images') is expected
         assert cfg.test_dataloader.dataset.get('verify_images') is expected
         assert cfg.train_dataloader.dataset.get('verify_images') is None
+
+
+@pytest.mark.needs_torchvision  # builds an open-cd model
+def test_truncated_test_image_is_named_before_the_test_loop(data_root,
+                                                            trained,
+                                                            tmp_path):
+    """Issue 21: tools/test.py named no file (a traceback in open-cd's
+    loader); now it names the truncated image before testing."""
+    root = tmp_path / 'data'
+    shutil.copytree(data_root, root)
+    bad = root / 'test' / 'A' / 'test_0001.png'
+    data = bad.read_bytes()
+    bad.write_bytes(data[:len(data) // 2])
+    code, log = run_process(
+        'tools/test.py', osp.join(LEARN, 'fc-siam-diff.py'), trained,
+        '--data-root', root, '--work-dir', tmp_path / 'work',
+        '--cfg-options', 'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False')
+    assert code == USER_ERROR_STATUS, log[-3000:]
+    assert 'Traceback' not in log
+    assert (f'error: CheckedCDDataset: 1 of 2 samples of '
+            f'{osp.join(str(root), "test")} cannot be read: cannot decode '
+            f'{bad} as an image (corrupt or not an image file)') in log
+    assert '--no-verify' in log
+    assert 'Iter(test)' not in log  # not a single test iteration
+
+
+def test_test_tool_verifies_the_test_set_unless_no_verify(monkeypatch,
+                                                          data_root, files):
+    test = load_tool('test')
+    for argv, expected in (([], True), (['--no-verify'], None)):
+        monkeypatch.setattr(sys, 'argv', [
+            'test.py', DEMO_CONFIG, files['weights'], '--data-root',
+            data_root, *argv])
+        cfg = test.build_config(test.parse_args())
+        assert cfg.test_dataloader.dataset.get('verify_images') is expected
+        assert cfg.val_dataloader.dataset.get('verify_images') is None
 
 
 def test_verify_images_lists_every_bad_file(data_root, tmp_path):

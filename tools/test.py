@@ -1,11 +1,14 @@
 """Test (and evaluate) a trained change detector (open-cd's test.py).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--data-root DIR]
-        [--show-dir DIR] [--tta] [--amp] [--trust-checkpoint] [--cfg-options k=v ...]
-        [--launcher pytorch]
+        [--show-dir DIR] [--tta] [--amp] [--no-verify] [--trust-checkpoint]
+        [--cfg-options k=v ...] [--launcher pytorch]
 
 ``--data-root`` (or ``--cfg-options data_root=DIR``) tests on DIR/test of a
-folder in LEVIR-CD layout instead of the config's data.
+folder in LEVIR-CD layout instead of the config's data. Every test image
+and label is decoded once before the test loop (``CheckedCDDataset(
+verify_images=True)``), so that a corrupt file is named at once;
+``--no-verify`` skips that.
 
 The checkpoint (``.pth`` or published ``.safetensors``) is loaded without
 running code from it and must fit the config's model exactly. Mistakes (a
@@ -23,7 +26,7 @@ import ftan_opencd  # noqa: F401  registers FTAN's components in open-cd
 from ftan_opencd.cli import (add_fit_check, add_runner_arguments,
                              checkpoint_trusted, load_config,
                              parse_runner_args)
-from ftan_opencd.datasets import log_data_roots
+from ftan_opencd.datasets import enable_image_verification, log_data_roots
 from ftan_opencd.utils import prepare_cpu_distributed, safe_checkpoint_loading
 from ftan_opencd.utils.precision import amp_for_testing
 from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
@@ -45,6 +48,11 @@ def parse_args():
         action='store_true',
         help='autocast the test: bf16 on CPUs with native bf16 (AVX-512 '
         'BF16 / AMX; float32 with a log line elsewhere), fp16 on CUDA')
+    parser.add_argument(
+        '--no-verify',
+        action='store_true',
+        help='do not decode the test images once before the test loop (by '
+        'default a corrupt or missing file stops the run at once, named)')
     add_runner_arguments(parser)
     return parse_runner_args(parser)
 
@@ -66,6 +74,8 @@ def build_config(args):
             f'CHECKPOINT {args.checkpoint}: checkpoint file not found')
     cfg = load_config(args.config, args.launcher, args.cfg_options,
                       args.work_dir, args.data_root, purpose='test')
+    if not args.no_verify:
+        enable_image_verification(cfg, ('test',))
     log_data_roots(cfg, ('test',))
     cfg.load_from = args.checkpoint
     cfg.resume = False

@@ -41,7 +41,8 @@ class CheckedCDDataset(_BaseCDDataset):
     empty, corrupt, a label with other values than {0, 255} / {0, 1}, dates
     of different sizes. ``tools/train.py`` turns it on for the validation
     and test sets, so that a bad file stops the run before training, not
-    at the first validation hours later.
+    at the first validation hours later; ``tools/test.py`` for the test
+    set, so that it stops before the test loop.
 
     Without ``ann_file`` the split is every image found (recursively) in the
     A and B folders, so an image present in only one of them is an error.
@@ -254,7 +255,7 @@ class CheckedCDDataset(_BaseCDDataset):
                 f'{type(self).__name__}: {len(problems)} of {len(self)} '
                 f'samples of {osp.dirname(folder)} cannot be read: '
                 f'{listed}{more}. Replace or remove these files (or skip '
-                'this check: tools/train.py --no-verify)')
+                'this check: --no-verify of tools/train.py or tools/test.py)')
         print_log(
             f'{type(self).__name__}: {len(self)} samples of '
             f'{osp.dirname(folder)} decoded (verify_images)',
