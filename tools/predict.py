@@ -17,6 +17,10 @@ predicted:
         --out change.tif --vector changes.gpkg [--min-area 20 | \
         --min-area-map 50] [--simplify 0.5] [--connectivity 4]
 
+Several processes (torchrun or srun; ``tools/slurm_predict.sh``): add
+``--launcher pytorch|slurm``; a folder is shared out by pair, one scene by
+row bands, with the same outputs as one process.
+
 Folders (pairs matched by identical file name):
 
     python tools/predict.py CONFIG CHECKPOINT --dir1 A/ --dir2 B/ \
@@ -46,6 +50,8 @@ from ftan_opencd.apis import (FTANInferencer, PairJob, PixelOptions,
 from ftan_opencd.apis.pair_jobs import check_jobs, folder_jobs, prob_path
 from ftan_opencd.pixels import is_raster_path
 from ftan_opencd.cli import add_trust_argument
+from ftan_opencd.cli.inference_group import (LAUNCHERS, join_inference_group,
+                                             leave_inference_group)
 from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
                                            exit_on_user_error)
 
@@ -91,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: a GeoTIFF's declared nodata); such "
                         'pixels, and NaN/inf ones, are nodata in the output')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='several processes (pytorch = torchrun, or '
+                        'srun): a folder is shared out by pair, one scene by '
+                        'row bands')
     parser.add_argument('--amp', action='store_true',
                         help='autocast: bfloat16 on CPUs with native bfloat16 '
                         '(AVX-512 BF16 / AMX; float32 elsewhere), bfloat16 or '
@@ -178,14 +188,18 @@ def main(argv=None):
         jobs = folder_jobs(args.dir1, args.dir2, args.out_dir, args.prob)
     check_jobs(jobs, args.vector)  # before the model is built
     check_tool_paths(args.config, args.checkpoint)
-    inferencer = FTANInferencer(
-        args.config, args.checkpoint, args.device,
-        cfg_options=args.cfg_options,
-        trust_checkpoint=args.trust_checkpoint or None, amp=args.amp,
-        progress=not args.no_progress, **args.options)
-    report = inferencer.run_jobs(jobs, vector_file=args.vector,
-                                 summary_dir=args.out_dir,
-                                 skip_existing=args.skip_existing)
+    device = join_inference_group(args.launcher, args.device)
+    try:
+        inferencer = FTANInferencer(
+            args.config, args.checkpoint, device,
+            cfg_options=args.cfg_options,
+            trust_checkpoint=args.trust_checkpoint or None, amp=args.amp,
+            progress=not args.no_progress, **args.options)
+        report = inferencer.run_jobs(jobs, vector_file=args.vector,
+                                     summary_dir=args.out_dir,
+                                     skip_existing=args.skip_existing)
+    finally:
+        leave_inference_group()
     return 0 if report['complete'] else 1
 
 

@@ -25,7 +25,7 @@ from opencd.registry import MODELS
 from ..utils.checkpoint import load_weights
 from ..utils.precision import amp_dtype, describe_amp
 from ..utils.user_errors import check_device
-from .sliding_window import RowBlender, WindowLayout
+from .sliding_window import RowBlender, WindowLayout, window_rows_of_band
 
 
 def init_model(config: Union[str, Config],
@@ -201,7 +201,8 @@ def iter_probability_rows(
         stride: int,
         batch_size: int,
         progress: bool,
-        amp: Optional[torch.dtype] = None
+        amp: Optional[torch.dtype] = None,
+        band: Optional[Tuple[int, int]] = None
 ) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
     """Blended change probability, band of rows by band of rows.
 
@@ -219,37 +220,49 @@ def iter_probability_rows(
             windows are batched together).
         progress (bool): Show a progress bar over the windows.
         amp (torch.dtype, optional): Autocast dtype (None: float32).
+        band (tuple[int, int], optional): Only the image rows
+            ``[start, stop)``, from the windows that reach them
+            (:func:`.sliding_window.window_rows_of_band`): the same values,
+            bit for bit, as those rows of the whole image. None: all rows.
 
     Yields:
         tuple: ``(first_row, float32 probability rows, bool valid rows)``,
-        top to bottom, covering the image exactly once.
+        top to bottom, covering the image (or the band) exactly once.
     """
     layout = WindowLayout(src1.height, src1.width, window, stride)
-    blender = RowBlender(layout)
+    start, stop = band or (0, layout.height)
+    tops = window_rows_of_band(layout, start, stop)
+    if not tops:
+        return
+    blender = RowBlender(layout, tops[0])
     validity = RowValidity()
-    bar = ProgressBar(len(layout)) if progress else None
+    bar = ProgressBar(len(tops) * len(layout.cols)) if progress else None
 
     def released(until):
-        for start, prob in blender.release(until):
-            yield start, prob, validity.take(start, len(prob))
+        for first, prob in blender.release(until):
+            valid = validity.take(first, len(prob))
+            lo, hi = max(start, first), min(stop, first + len(prob))
+            if lo < hi:
+                yield lo, prob[lo - first:hi - first], \
+                    valid[lo - first:hi - first]
 
-    for top in layout.rows:
+    for top in tops:
         yield from released(top)
         (rows1, valid1), (rows2, valid2) = (
             src.read_block(top, top + layout.win_h) for src in (src1, src2))
         valid = valid1 & valid2
-        band = np.concatenate([rows1, rows2], axis=2)
-        band[~valid] = 0
+        rows = np.concatenate([rows1, rows2], axis=2)
+        rows[~valid] = 0
         validity.add(top, valid)
         for lefts in _chunks(layout.cols, batch_size):
             batch = np.stack(
-                [band[:, left:left + layout.win_w] for left in lefts])
+                [rows[:, left:left + layout.win_w] for left in lefts])
             for left, prob in zip(lefts,
                                   window_probability(model, batch, amp)):
                 blender.add(top, left, prob)
                 if bar is not None:
                     bar.update()
-    yield from released(layout.height)
+    yield from released(min(layout.height, tops[-1] + layout.win_h))
 
 
 MIN_SIDE = 32  # the encoder's total stride: smaller sides predict nothing

@@ -22,7 +22,7 @@ writer (memory, the output files, or the polygons vectorised band by band),
 see :func:`.inference.iter_probability_rows`.
 """
 import logging
-from typing import List, Optional, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch.nn as nn
@@ -35,6 +35,10 @@ from .inference import (MIN_SIDE, default_threshold, init_model,
 from .options import PixelOptions, PolygonOptions, WindowOptions, \
     route_options
 from .pair_jobs import PairJob, check_jobs, folder_jobs, write_summary
+from .sharding import (BandPiece, Shard, broadcast, counts,
+                       describe_failure, gather, raise_first_failure,
+                       shard_jobs)
+from .sliding_window import WindowLayout, row_bands
 from .sources import ImageLike, open_pair, raster_env
 from .vectorize import (ChangeVectorizer, import_geo, require_georef,
                         vectorizing_writer)
@@ -283,35 +287,26 @@ class FTANInferencer:
             dict: ``complete``, ``pairs``, ``failed`` and per-pair
             ``results``.
         """
-        results = []
-        for job in jobs:
-            record = dict(img1=str(job.img1), img2=str(job.img2), out=job.out)
-            if skip_existing and job.done():
-                print_log(f'{job.out}: complete output exists, skipped',
-                          logger='current')
-                results.append(dict(record, status='skipped'))
-                continue
-            try:
-                summary = self._write(job, vector_file, overrides)
-            except Exception as exc:  # noqa: BLE001 - recorded, run goes on
-                if summary_dir is None:
-                    raise
-                print_log(f'failed {job.img1} + {job.img2}: '
-                          f'{type(exc).__name__}: {exc}', logger='current',
-                          level=logging.ERROR)
-                results.append(dict(record, status='failed', error=str(exc)))
-                continue
-            print_log(f'{job.img1} + {job.img2} -> {job.out} '
-                      f'({summary["changed"]} changed, {summary["nodata"]} '
-                      f'nodata of {summary["pixels"]} pixels)'
-                      + (f'; {summary["polygons"]} change polygon(s) -> '
-                         f'{vector_file}' if vector_file else ''),
-                      logger='current')
-            results.append(dict(record, status='ok', **summary))
+        shard = Shard.current()
+        if shard.world > 1 and summary_dir is None:
+            # one scene over several processes: a row band each
+            if len(jobs) != 1:
+                raise UserError('without a summary folder, run_jobs writes '
+                                'one pair; give summary_dir for several')
+            summary = self._write_banded(jobs[0], vector_file, overrides,
+                                         shard)
+            results = [dict(self._record(jobs[0]), status='ok', **summary)]
+        else:
+            mine = [(i, self._run_one(job, vector_file, summary_dir,
+                                      skip_existing, overrides, shard))
+                    for i, job in shard_jobs(jobs, shard)]
+            results = [result for _, result in sorted(
+                (item for rank in gather(mine, shard) for item in rank),
+                key=lambda item: item[0])]
         failed = sum(r['status'] == 'failed' for r in results)
         report = dict(complete=not failed, pairs=len(results), failed=failed,
                       results=results)
-        if summary_dir is not None:
+        if summary_dir is not None and shard.rank == 0:
             path = write_summary(summary_dir, results)
             done = len(results) - failed
             print_log(f'{done} of {len(results)} pair(s) written or kept; '
@@ -320,78 +315,210 @@ class FTANInferencer:
                       logger='current')
         return report
 
+    @staticmethod
+    def _record(job: PairJob) -> dict:
+        return dict(img1=str(job.img1), img2=str(job.img2), out=job.out)
+
+    def _run_one(self, job: PairJob, vector_file: Optional[str],
+                 summary_dir: Optional[str], skip_existing: bool,
+                 overrides: dict, shard: Shard) -> dict:
+        """Write one job; in a folder run a failure is recorded, else it
+        propagates."""
+        record = self._record(job)
+        if shard.world > 1:
+            record['rank'] = shard.rank
+        if skip_existing and job.done():
+            print_log(f'{job.out}: complete output exists, skipped',
+                      logger='current')
+            return dict(record, status='skipped')
+        try:
+            summary = self._write(job, vector_file, overrides)
+        except Exception as exc:  # noqa: BLE001 - recorded, run goes on
+            if summary_dir is None:
+                raise
+            print_log(f'failed {job.img1} + {job.img2}: '
+                      f'{type(exc).__name__}: {exc}', logger='current',
+                      level=logging.ERROR)
+            return dict(record, status='failed', error=str(exc))
+        print_log(f'{job.img1} + {job.img2} -> {job.out} '
+                  f'({summary["changed"]} changed, {summary["nodata"]} '
+                  f'nodata of {summary["pixels"]} pixels)' +
+                  (f'; {summary["polygons"]} change polygon(s) -> '
+                   f'{vector_file}' if vector_file else ''),
+                  logger='current')
+        return dict(record, status='ok', **summary)
+
     # -------------------------------------------------------- internals
     def _write(self, job: PairJob, vector_file: Optional[str],
                overrides: dict) -> dict:
         """Stream one checked job into its files."""
-        stages = ('window', 'pixels') + (('polygons', ) if vector_file
-                                         else ())
-        options = route_options(self.options, overrides, stages)
-
-        def make_writer(src):
-            def mask_writer():
-                return make_file_writer(job.out, job.prob, src.height,
-                                        src.width, src.georef)
-
-            if vector_file is None:
-                return mask_writer()
-            return vectorizing_writer(mask_writer, vector_file, src,
-                                      **options['polygons'].as_kwargs())
-
-        writer, summary = self._stream(job.img1, job.img2, make_writer,
-                                       options)
+        options = self._route_write(overrides, vector_file)
+        with raster_env():
+            src1, src2 = self._open(job.img1, job.img2, options)
+            try:
+                writer = self._file_writer(job, vector_file, options, src1)
+                summary = self._consume(writer,
+                                        self._rows(src1, src2, options))
+            finally:
+                src1.close()
+                src2.close()
+        self._warn_nodata(src1, src2, summary)
         if vector_file is not None:
             summary['polygons'] = writer.vectorizer.count
         return summary
 
+    def _write_banded(self, job: PairJob, vector_file: Optional[str],
+                      overrides: dict, shard: Shard) -> dict:
+        """One scene over the ranks: each rank predicts a row band into a
+        piece, rank 0 streams the pieces through the usual writers (see
+        :mod:`.sharding`)."""
+        options = self._route_write(overrides, vector_file)
+        window = options['window']
+        what = f'{job.img1} + {job.img2}'
+        with raster_env():
+            src1, src2 = self._open(job.img1, job.img2, options)
+            try:
+                layout = WindowLayout(src1.height, src1.width, window.window,
+                                      window.step)
+                bands = row_bands(layout, shard.world)
+                pieces = [BandPiece(job.out, k, band, src1.width)
+                          for k, band in enumerate(bands)]
+                failure = None
+                try:
+                    piece = pieces[shard.rank]
+                    piece.create()
+                    self._consume(piece, self._rows(src1, src2, options,
+                                                    bands[shard.rank]))
+                except Exception as exc:  # noqa: BLE001 - every rank fails
+                    failure = describe_failure(exc)
+                outcomes = gather(failure, shard)
+                if any(outcome is not None for outcome in outcomes):
+                    pieces[shard.rank].remove()
+                    bad = [k for k, o in enumerate(outcomes) if o]
+                    raise_first_failure(
+                        outcomes, f'on rows {bands[bad[0]][0]}..'
+                        f'{bands[bad[0]][1]} of {what}')
+                result = (None, None)
+                if shard.rank == 0:
+                    result = self._merge_pieces(job, vector_file, options,
+                                                src1, pieces)
+                failure, summary = broadcast(result, shard)
+            finally:
+                src1.close()
+                src2.close()
+        if failure is not None:
+            raise_first_failure([failure], f'merging the bands of {what}')
+        if shard.rank == 0:
+            self._warn_nodata(src1, src2, summary)
+        return summary
+
+    def _merge_pieces(self, job, vector_file, options, src1, pieces):
+        """Rank 0: the pieces, top to bottom, into the output files;
+        returns ``(error message or None, summary)``."""
+        try:
+            writer = self._file_writer(job, vector_file, options, src1)
+            summary = self._consume(writer, (
+                row for piece in pieces for row in piece.rows()))
+            if vector_file is not None:
+                summary['polygons'] = writer.vectorizer.count
+            return None, summary
+        except Exception as exc:  # noqa: BLE001 - every rank fails
+            return describe_failure(exc), None
+        finally:
+            for piece in pieces:
+                piece.remove()
+
+    def _route_write(self, overrides: dict,
+                     vector_file: Optional[str]) -> dict:
+        stages = ('window', 'pixels') + (('polygons', ) if vector_file
+                                         else ())
+        return route_options(self.options, overrides, stages)
+
+    @staticmethod
+    def _file_writer(job: PairJob, vector_file: Optional[str],
+                     options: dict, src):
+        """The mask (and probability) file writer, with the vectoriser of
+        ``vector_file`` when given."""
+        def mask_writer():
+            return make_file_writer(job.out, job.prob, src.height,
+                                    src.width, src.georef)
+
+        if vector_file is None:
+            return mask_writer()
+        return vectorizing_writer(mask_writer, vector_file, src,
+                                  **options['polygons'].as_kwargs())
+
     def _stream(self, img1: ImageLike, img2: ImageLike, make_writer,
                 options: dict):
-        """Open the pair and stream its rows into a writer (discarded on
-        failure); returns the writer and the pixel counts."""
-        window, pixels = options['window'], options['pixels']
+        """Open the pair and stream its rows into ``make_writer(src1)``;
+        returns the writer and the pixel counts."""
+        with raster_env():
+            src1, src2 = self._open(img1, img2, options)
+            try:
+                writer = make_writer(src1)
+                summary = self._consume(writer,
+                                        self._rows(src1, src2, options))
+            finally:
+                src1.close()
+                src2.close()
+        self._warn_nodata(src1, src2, summary)
+        return writer, summary
+
+    def _open(self, img1: ImageLike, img2: ImageLike, options: dict):
+        """The two sources of a pair (see :func:`.sources.open_pair`)."""
+        pixels = options['pixels']
         if pixels.channel_order == 'rgb' and not all(
                 isinstance(img, np.ndarray) for img in (img1, img2)):
             raise UserError("channel_order='rgb' describes arrays; image "
                             'files are decoded by their format (pass '
                             "arrays, or leave channel_order='bgr')")
-        threshold = default_threshold(self.model, window.threshold)
-        dtype = resolve_amp(self.model, options['amp'])
         img1, img2 = (to_bgr(img, pixels.channel_order)
                       for img in (img1, img2))
+        src1, src2 = open_pair(img1, img2, self.model.backbone_inchannels,
+                               max_value=pixels.max_value,
+                               nodata=pixels.nodata)
+        if min(src1.height, src1.width) < MIN_SIDE:
+            print_log(
+                f'{src1.name}: {src1.height}x{src1.width} has a side under '
+                f'{MIN_SIDE} px, the model\'s total stride; the prediction '
+                'carries almost no information', logger='current',
+                level=logging.WARNING)
+        return src1, src2
+
+    def _rows(self, src1, src2, options: dict,
+              band: Optional[Tuple[int, int]] = None
+              ) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
+        """``(first_row, mask, prob)`` blocks: the thresholded mask with
+        ``NODATA`` and the probability with NaN where a date is invalid."""
+        window = options['window']
+        threshold = default_threshold(self.model, window.threshold)
+        dtype = resolve_amp(self.model, options['amp'])
+        for start, prob, valid in iter_probability_rows(
+                self.model, src1, src2, window.window, window.step,
+                window.batch_size, options['progress'], dtype, band):
+            mask = (prob > threshold).astype(np.uint8)
+            mask[~valid] = NODATA
+            prob[~valid] = np.nan
+            yield start, mask, prob
+
+    @staticmethod
+    def _consume(writer, rows) -> dict:
+        """Write the row blocks and close the writer (abort it on any
+        failure); returns the pixel counts."""
         summary = dict(pixels=0, changed=0, nodata=0)
-        with raster_env():
-            src1, src2 = open_pair(img1, img2,
-                                   self.model.backbone_inchannels,
-                                   max_value=pixels.max_value,
-                                   nodata=pixels.nodata)
-            try:
-                if min(src1.height, src1.width) < MIN_SIDE:
-                    print_log(
-                        f'{src1.name}: {src1.height}x{src1.width} has a '
-                        f'side under {MIN_SIDE} px, the model\'s total '
-                        'stride; the prediction carries almost no '
-                        'information', logger='current',
-                        level=logging.WARNING)
-                writer = make_writer(src1)
-                try:
-                    for start, prob, valid in iter_probability_rows(
-                            self.model, src1, src2, window.window,
-                            window.step, window.batch_size,
-                            options['progress'], dtype):
-                        mask = (prob > threshold).astype(np.uint8)
-                        mask[~valid] = NODATA
-                        prob[~valid] = np.nan
-                        writer.write(start, mask, prob)
-                        summary['pixels'] += mask.size
-                        summary['changed'] += int((mask == 1).sum())
-                        summary['nodata'] += int((~valid).sum())
-                except BaseException:
-                    writer.abort()
-                    raise
-                writer.close()
-            finally:
-                src1.close()
-                src2.close()
+        try:
+            for start, mask, prob in rows:
+                writer.write(start, mask, prob)
+                for key, value in counts(mask).items():
+                    summary[key] += value
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        return summary
+
+    @staticmethod
+    def _warn_nodata(src1, src2, summary: dict) -> None:
         if summary['nodata']:
             print_log(
                 f'{src1.name} + {src2.name}: {summary["nodata"]} of '
@@ -399,4 +526,3 @@ class FTANInferencer:
                 'date; they were filled for the model and are nodata in the '
                 f'result ({NODATA} in the mask, NaN in the probability)',
                 logger='current', level=logging.WARNING)
-        return writer, summary

@@ -111,14 +111,16 @@ class RowBlender:
 
     Args:
         layout (WindowLayout): The window layout.
+        start (int): Image row of the first window added (0 for the whole
+            image; a later window row's top for a band of the image).
     """
 
-    def __init__(self, layout: WindowLayout):
+    def __init__(self, layout: WindowLayout, start: int = 0):
         self.layout = layout
         shape = (layout.win_h, layout.width)
         self.sum = np.zeros(shape, dtype=np.float32)
         self.weight = np.zeros(shape, dtype=np.float32)
-        self.base = 0  # image row of buffer row 0
+        self.base = start  # image row of buffer row 0
 
     def add(self, top: int, left: int, prob: np.ndarray) -> None:
         """Accumulate one window's prediction (win_h, win_w)."""
@@ -155,3 +157,44 @@ class RowBlender:
             buf[max(keep, 0):] = 0
         self.base = stop
         yield start, block
+
+
+def window_rows_of_band(layout: WindowLayout, start: int,
+                        stop: int) -> List[int]:
+    """Tops of the window rows that reach image rows ``[start, stop)``.
+
+    Every window covering a row of the band is among them, so blending
+    only these windows gives the band's rows exactly as blending them all.
+
+    Args:
+        layout (WindowLayout): The window layout.
+        start (int): First row of the band.
+        stop (int): Row after the band.
+    """
+    return [top for top in layout.rows
+            if top < stop and top + layout.win_h > start]
+
+
+def row_bands(layout: WindowLayout, count: int) -> List[Tuple[int, int]]:
+    """Split the image rows into ``count`` bands of about equal work.
+
+    Band boundaries sit on window tops, and each band owns about the same
+    number of window rows; a band also needs the window row above it that
+    overlaps its first rows (:func:`window_rows_of_band`), so a split costs
+    about one window row per boundary. With fewer window rows than bands,
+    some bands are empty (``start == stop``).
+
+    Args:
+        layout (WindowLayout): The window layout.
+        count (int): Number of bands (e.g. processes).
+
+    Returns:
+        list[tuple[int, int]]: ``(start, stop)`` rows of each band, top to
+        bottom, covering ``[0, height)`` exactly once.
+    """
+    tops = layout.rows
+    cuts = [tops[min(len(tops) - 1, round(k * len(tops) / count))]
+            if k else 0 for k in range(count)] + [layout.height]
+    cuts = [min(max(c, prev), layout.height)
+            for prev, c in zip([0] + cuts[:-1], cuts)]
+    return list(zip(cuts[:-1], cuts[1:]))
