@@ -51,6 +51,8 @@ import cv2
 import numpy as np
 from mmengine.logging import print_log
 
+from .errors import UserError
+
 UINT16_TO_UINT8 = 257.0
 RASTER_SUFFIXES = ('.tif', '.tiff')
 MAX_LISTED_VALUES = 10
@@ -133,7 +135,7 @@ def select_channels(stored: int, wanted: int, name: str,
         return [0], True
     if stored == wanted + 1 and last_is_alpha:
         return list(range(wanted)), False
-    raise ValueError(
+    raise UserError(
         f'{name} has {stored} channel(s) but the model takes {wanted} per '
         'date (in_channels); only a grey image for a 3-channel model and a '
         'trailing alpha channel are converted')
@@ -156,19 +158,19 @@ def scale_pixels(block: np.ndarray, name: str,
         ValueError: Unsupported dtype, or values above ``max_value``.
     """
     if max_value is not None and not max_value > 0:
-        raise ValueError(f'max_value must be positive, got {max_value}')
+        raise UserError(f'max_value must be positive, got {max_value}')
     if block.dtype == np.uint8 and max_value in (None, 255):
         return block
     if block.dtype not in (np.uint8, np.uint16) and \
             not np.issubdtype(block.dtype, np.floating):
-        raise ValueError(f'{name}: unsupported pixel type {block.dtype}; '
+        raise UserError(f'{name}: unsupported pixel type {block.dtype}; '
                          'use uint8, uint16 or float data')
     if max_value is None:
         if block.dtype == np.uint16:
             return block.astype(np.float32) / UINT16_TO_UINT8
         return block.astype(np.float32, copy=False)
     if block.size and np.nanmax(block) > max_value:
-        raise ValueError(
+        raise UserError(
             f'{name} has values up to {np.nanmax(block)} but max_value is '
             f'{max_value}; {SCALE_HINT}')
     return block.astype(np.float32) * np.float32(255.0 / max_value)
@@ -271,7 +273,7 @@ def conform(img: np.ndarray,
     if img.ndim == 2:
         img = img[..., None]
     if img.ndim != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise ValueError(f'{name}: expected an HxW or HxWxC image, got '
+        raise UserError(f'{name}: expected an HxW or HxWxC image, got '
                          f'shape {img.shape}')
     keep, grey = select_channels(img.shape[2], channels, name,
                                  last_is_alpha)
@@ -292,10 +294,10 @@ def decode_file(path: str) -> np.ndarray:
         raise FileNotFoundError(f'image file not found: {path}')
     content = np.fromfile(path, dtype=np.uint8)
     if content.size == 0:
-        raise ValueError(f'image file is empty: {path}')
+        raise UserError(f'image file is empty: {path}')
     img = cv2.imdecode(content, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ValueError(f'cannot decode {path} as an image (corrupt or '
+        raise UserError(f'cannot decode {path} as an image (corrupt or '
                          'not an image file)')
     return img
 
@@ -306,7 +308,7 @@ def read_raster(path: str, channels: int) -> np.ndarray:
     try:
         dataset = rasterio.open(path)
     except (rasterio.errors.RasterioError, OSError) as exc:
-        raise ValueError(f'cannot read {path} as a raster: {exc}') from exc
+        raise UserError(f'cannot read {path} as a raster: {exc}') from exc
     with dataset:
         indexes, grey = raster_bands(dataset, channels, path)
         img = np.moveaxis(dataset.read(indexes), 0, -1)
@@ -394,7 +396,7 @@ def binary_label(label: np.ndarray, name: str,
         elif threshold is not None:
             label = label.max(axis=2)
         else:
-            raise ValueError(
+            raise UserError(
                 f'change label {name} has {label.shape[2]} channels with '
                 'different content; expected a grey label (or set '
                 'label_threshold to binarise its brightest channel)')
@@ -408,7 +410,7 @@ def binary_label(label: np.ndarray, name: str,
     offending = [v for v in values if v not in (0, 1, 255)]
     reason = (f'invalid values {offending[:MAX_LISTED_VALUES]}'
               if offending else 'a mix of 1 and 255')
-    raise ValueError(
+    raise UserError(
         f'change label {name} contains {reason} (values present: '
         f'{values[:MAX_LISTED_VALUES]}); a binary change label holds only '
         '{0, 255} or {0, 1}. To binarise on purpose set label_threshold '
@@ -451,7 +453,7 @@ def check_same_format(imgs: Sequence[np.ndarray],
     shapes = [img.shape if img.ndim == 3 else img.shape + (1, )
               for img in imgs]
     if shapes[0] != shapes[1] or imgs[0].dtype != imgs[1].dtype:
-        raise ValueError(
+        raise UserError(
             'the two dates must have the same size, channels and pixel '
             f'type: {names[0]} is {shapes[0]} {imgs[0].dtype}, {names[1]} '
             f'is {shapes[1]} {imgs[1].dtype}')

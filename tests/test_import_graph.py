@@ -17,6 +17,7 @@ PACKAGE = 'ftan_opencd'
 TOOLING = 'ftan_tools'
 # Lowest first. A module may import its own layer and the layers below.
 LAYERS = (
+    ('errors', ),  # the user-error base: imports nothing of the package
     ('utils', 'pixels', 'version', 'env_check'),
     ('datasets', 'models', 'evaluation', 'engine'),
     ('apis', ),

@@ -10,8 +10,8 @@ import pytest
 from ftan_opencd.apis import (FTANInferencer, PixelOptions, PolygonOptions,
                               WindowOptions)
 from ftan_opencd.apis.options import route_options
-from ftan_opencd.utils.user_errors import (SWAP_HINT, USER_ERROR_STATUS,
-                                           UserError)
+from ftan_opencd.errors import USER_ERROR_STATUS, UserError
+from ftan_opencd.utils.user_errors import SWAP_HINT
 from .conftest import DEMO_CONFIG, infer, load_tool
 
 

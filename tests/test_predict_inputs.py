@@ -22,7 +22,7 @@ from ftan_opencd.apis import init_model
 from ftan_opencd.apis import inference, inferencer
 from ftan_opencd.apis.writers import NODATA
 from ftan_opencd.pixels import PixelScaleWarning
-from ftan_opencd.utils.user_errors import USER_ERROR_STATUS
+from ftan_opencd.errors import USER_ERROR_STATUS
 from .conftest import DEMO_CONFIG, REPO, infer, load_tool
 
 pytestmark = [

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from ftan_opencd.utils.distributed import slurm_environment
-from ftan_opencd.utils.user_errors import UserError
+from ftan_opencd.errors import UserError
 from ftan_tools.cluster import LocalSlurm, SlurmSetupError
 from ftan_tools.cluster import local_slurm
 from ftan_tools.datasets.synthetic import write_dataset

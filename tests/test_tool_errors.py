@@ -83,30 +83,12 @@ WRONG_ARGUMENTS = {
 # that it can report a broken install): its only wrong argument is a bad
 # option, which argparse reports as "check_env.py: error: ..." (status 2).
 ARGPARSE_ONLY = {'check_env': ['--no-such-option']}
-# The standard-library helper of tools/gpu_check.sh runs before the stack
-# is installed, so it cannot import ftan_opencd's wrapper: one error line,
-# status 1. It leaves tools/ for ftan_tools/gpu_check/.
-OTHER_STATUS = {'gpu_check_helper': (['install-specs', '{missing}'],
-                                     '{missing}', 1)}
-# Not yet through the wrapper with the check before any work (issue 19,
-# part 1, main at 5564f97): activation_maps.py ends in a traceback,
-# benchmark_predict_large.py writes its scene before the config is read.
-# Strict, so an entry goes when its tool passes.
-PENDING = {'activation_maps', 'benchmark_predict_large'}
 TOOL_NAMES = sorted(
     osp.splitext(osp.basename(path))[0]
     for path in glob.glob(osp.join(REPO, 'tools', '*.py')))
 
 
-def tool_case(name):
-    """A tool's parameter, marked as pending where it is."""
-    marks = [pytest.mark.xfail(strict=True, reason='not yet through '
-                               'ftan_opencd.errors.exit_on_user_error')
-             ] if name in PENDING else []
-    return pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize('tool', [tool_case(name) for name in TOOL_NAMES])
+@pytest.mark.parametrize('tool', TOOL_NAMES)
 def test_every_tool_reports_a_wrong_argument_in_one_line(tool, tmp_path):
     places = dict(missing=str(tmp_path / 'missing'),
                   file=str(tmp_path / 'file.txt'), out=str(tmp_path / 'out'))
@@ -115,9 +97,6 @@ def test_every_tool_reports_a_wrong_argument_in_one_line(tool, tmp_path):
     if tool in ARGPARSE_ONLY:
         argv, named, status = ARGPARSE_ONLY[tool], '--no-such-option', 2
         start = f'{tool}.py: error: unrecognized arguments: '
-    elif tool in OTHER_STATUS:
-        argv, named, status = OTHER_STATUS[tool]
-        start = 'error: '
     else:
         assert tool in WRONG_ARGUMENTS, (
             f'tools/{tool}.py: add a wrong-argument case to WRONG_ARGUMENTS')

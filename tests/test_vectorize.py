@@ -20,7 +20,7 @@ import ftan_opencd  # noqa: F401 - registers ChangeMetric
 from ftan_opencd.apis import inference
 from ftan_opencd.apis import vectorize
 from ftan_opencd.apis.vectorize import ChangeVectorizer
-from ftan_opencd.utils.user_errors import UserError
+from ftan_opencd.errors import UserError
 from opencd.registry import METRICS
 from .conftest import DEMO_CONFIG, infer, load_tool
 

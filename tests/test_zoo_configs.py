@@ -15,7 +15,7 @@ from ftan_tools.benchmark.zoo import MODEL_NAMES
 from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.cli import load_config
 from ftan_opencd.datasets import data_roots
-from ftan_opencd.utils.user_errors import UserError
+from ftan_opencd.errors import UserError
 from opencd.registry import MODELS
 from .conftest import DEMO_CONFIG, REPO, load_tool
 from .test_training import run_tool

@@ -31,8 +31,10 @@ from ftan_opencd.apis.overlay import grid, heat_overlay, \
     labelled
 from ftan_opencd.apis.sources import open_pair
 from ftan_opencd.apis.writers import write_png
-from ftan_opencd.pixels import display_image
 from ftan_opencd.cli import add_trust_argument
+from ftan_opencd.errors import exit_on_user_error
+from ftan_opencd.pixels import display_image
+from ftan_opencd.utils.user_errors import check_tool_paths
 
 VARIANTS = ('with-fdm', 'without-fdm')
 
@@ -106,8 +108,10 @@ def activation_maps(model, img1: str, img2: str, out_dir: str, stages,
     return written + [path]
 
 
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    check_tool_paths(args.config, args.checkpoint)
     model = FTANInferencer(args.config, args.checkpoint, args.device,
                            cfg_options=args.cfg_options,
                            trust_checkpoint=args.trust_checkpoint

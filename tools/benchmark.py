@@ -39,7 +39,7 @@ from ftan_tools.benchmark.profiling import profile_train_step
 from ftan_tools.benchmark.runner import run_benchmark
 from ftan_tools.benchmark.zoo import (BASELINE, DEFAULT_MODELS, MODEL_NAMES,
                                       add_configs_argument, use_configs)
-from ftan_opencd.utils.user_errors import exit_on_user_error
+from ftan_opencd.errors import exit_on_user_error
 
 LEARN_MODELS = ('ftan-t', 'ftan-s', 'changeformer-mit-b0', 'bit-r18',
                 'fc-siam-diff')

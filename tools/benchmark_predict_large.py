@@ -34,7 +34,8 @@ from mmengine.config import DictAction
 from ftan_opencd.apis import FTANInferencer, WindowOptions
 from ftan_opencd.apis.sliding_window import WindowLayout
 from ftan_opencd.pixels import import_rasterio
-from ftan_opencd.utils.user_errors import UserError, exit_on_user_error
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import check_config_path
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo',
@@ -124,6 +125,7 @@ def check_output(out: str, reference: str):
 def main(argv=None):
     args = parse_args(argv)
     window = WindowOptions(args.window, args.stride, args.batch_size)
+    check_config_path(args.config, '--config')
     if not osp.isfile('/usr/bin/time'):
         raise UserError('GNU time (/usr/bin/time) is needed: apt-get '
                         'install time')

@@ -20,7 +20,7 @@ from ftan_opencd.apis.folders import pair_folders
 from ftan_opencd.pixels import load_label
 from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils.precision import amp_dtype, describe_amp
-from ftan_opencd.utils.user_errors import exit_on_user_error
+from ftan_opencd.errors import exit_on_user_error
 
 
 def parse_args(argv=None):

@@ -30,9 +30,8 @@ from ftan_opencd.apis.onnx_export import (OPSET, ChangeLogits, compare_onnx,
                                           example_inputs, export_onnx,
                                           input_names)
 from ftan_opencd.cli import add_trust_argument
-from ftan_opencd.utils.user_errors import (UserError, check_device,
-                                           check_tool_paths,
-                                           exit_on_user_error)
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import check_device, check_tool_paths
 
 RELATIVE_TOLERANCE = 1e-3
 SIZE_DIVISOR = 32

@@ -52,8 +52,8 @@ from ftan_opencd.pixels import is_raster_path
 from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.cli.inference_group import (LAUNCHERS, join_inference_group,
                                              leave_inference_group)
-from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
-                                           exit_on_user_error)
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import check_tool_paths
 
 WINDOW, PIXELS, POLYGONS = WindowOptions(), PixelOptions(), PolygonOptions()
 

@@ -25,8 +25,8 @@ from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils import load_checkpoint_file
 from ftan_opencd.utils.checkpoint import (META_SUFFIX, SAFETENSORS_SUFFIX,
                                           state_dict_of)
-from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
-                                           exit_on_user_error)
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import check_checkpoint_path
 
 
 def parse_args(argv=None):

@@ -29,8 +29,8 @@ from ftan_opencd.cli import (add_fit_check, add_runner_arguments,
 from ftan_opencd.datasets import enable_image_verification, log_data_roots
 from ftan_opencd.utils import prepare_cpu_distributed, safe_checkpoint_loading
 from ftan_opencd.utils.precision import amp_for_testing
-from ftan_opencd.utils.user_errors import (UserError, check_tool_paths,
-                                           exit_on_user_error)
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import check_tool_paths
 
 
 def parse_args():

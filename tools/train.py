@@ -37,9 +37,9 @@ from ftan_opencd.engine import check_schedule, set_train_iters
 from ftan_opencd.utils import (load_checkpoint_file, prepare_cpu_distributed,
                                safe_checkpoint_loading)
 from ftan_opencd.utils.precision import amp_for_training
-from ftan_opencd.utils.user_errors import (UserError, check_checkpoint_path,
-                                           check_config_path,
-                                           exit_on_user_error)
+from ftan_opencd.errors import UserError, exit_on_user_error
+from ftan_opencd.utils.user_errors import (check_checkpoint_path,
+                                           check_config_path)
 from opencd.registry import RUNNERS
 
 

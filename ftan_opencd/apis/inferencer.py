@@ -29,7 +29,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..utils.user_errors import UserError
+from ..errors import UserError
 from .inference import (MIN_SIDE, default_threshold, init_model,
                         iter_probability_rows, resolve_amp, to_bgr)
 from .options import PixelOptions, PolygonOptions, WindowOptions, \

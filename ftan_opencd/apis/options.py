@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ..utils.user_errors import UserError
+from ..errors import UserError
 from .vectorize import check_vector_options
 
 
@@ -129,11 +129,8 @@ class PolygonOptions:
     connectivity: int = 4
 
     def __post_init__(self):
-        try:
-            check_vector_options(self.min_area, self.min_area_map,
-                                 self.simplify, self.connectivity)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        check_vector_options(self.min_area, self.min_area_map,
+                             self.simplify, self.connectivity)
 
     def as_kwargs(self) -> dict:
         """The options as keyword arguments of the vectorizer."""

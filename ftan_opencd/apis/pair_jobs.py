@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 from mmengine.logging import print_log
 
-from ..utils.user_errors import UserError
+from ..errors import UserError
 from .folders import output_name, pair_folders
 from .sources import ImageLike
 from .vectorize import check_vector_file
@@ -133,12 +133,7 @@ def check_jobs(jobs: Sequence[PairJob],
         raise UserError('the vector file holds the polygons of one pair: '
                         'give one pair, not a folder')
     for job in jobs:
-        try:
-            check_output_files(job.out, job.prob, (job.img1, job.img2))
-        except UserError:
-            raise
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        check_output_files(job.out, job.prob, (job.img1, job.img2))
         for path in job.outputs():
             check_writable(path)
     if vector_file is not None:

@@ -32,7 +32,7 @@ from typing import Iterator, List, Sequence, Tuple, TypeVar
 import numpy as np
 import torch.distributed as dist
 
-from ..utils.user_errors import USER_ERRORS, UserError
+from ..errors import USER_ERRORS, UserError
 from .writers import NODATA
 
 T = TypeVar('T')

@@ -20,6 +20,7 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from ..errors import UserError
 from ..pixels import (check_scale, conform, decode_file, import_rasterio,
                       is_raster_path, raster_bands, scale_pixels,
                       valid_pixels)
@@ -116,7 +117,7 @@ class RasterSource:
         try:
             self.dataset = rasterio.open(path)
         except (rasterio.errors.RasterioError, OSError) as exc:
-            raise ValueError(f'cannot read {path} as a raster: {exc}') \
+            raise UserError(f'cannot read {path} as a raster: {exc}') \
                 from exc
         ds = self.dataset
         self.height, self.width = ds.height, ds.width
@@ -227,7 +228,7 @@ def check_pair(src1, src2) -> None:
             problems.append(f'geotransform {tuple(tf1 or ())[:6]} vs '
                             f'{tuple(tf2 or ())[:6]}')
     if problems:
-        raise ValueError(f'{src1.name} and {src2.name} do not form a pair: '
+        raise UserError(f'{src1.name} and {src2.name} do not form a pair: '
                          + '; '.join(problems))
 
 

@@ -42,6 +42,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 from scipy import ndimage
+from ..errors import UserError
 
 # Output suffix -> OGR driver.
 VECTOR_DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON'}
@@ -111,17 +112,17 @@ def check_vector_options(min_area=0, min_area_map=None, simplify=None,
         ValueError: Naming the option and the accepted values.
     """
     if not _is_number(min_area) or min_area < 0:
-        raise ValueError(f'min_area must be a number of pixels >= 0, got '
+        raise UserError(f'min_area must be a number of pixels >= 0, got '
                          f'{min_area!r}')
     if min_area_map is not None and (not _is_number(min_area_map)
                                      or min_area_map < 0):
-        raise ValueError('min_area_map must be an area >= 0 in map units, '
+        raise UserError('min_area_map must be an area >= 0 in map units, '
                          f'got {min_area_map!r}')
     if simplify is not None and (not _is_number(simplify) or simplify < 0):
-        raise ValueError('simplify must be a tolerance >= 0 (map units, '
+        raise UserError('simplify must be a tolerance >= 0 (map units, '
                          f'pixels without georeferencing), got {simplify!r}')
     if connectivity not in (4, 8):
-        raise ValueError(f'connectivity must be 4 (edges) or 8 (edges and '
+        raise UserError(f'connectivity must be 4 (edges) or 8 (edges and '
                          f'corners), got {connectivity!r}')
 
 
@@ -139,14 +140,14 @@ def check_vector_file(path: str, inputs: Sequence = ()) -> None:
     """
     suffix = osp.splitext(str(path))[1].lower()
     if suffix not in VECTOR_DRIVERS:
-        raise ValueError(
+        raise UserError(
             f'{path}: change polygons are written as '
             f'{" or ".join(VECTOR_DRIVERS)}; {suffix or "no suffix"} is '
             'not supported')
     others = [osp.realpath(str(p)) for p in inputs
               if p is not None and not isinstance(p, np.ndarray)]
     if osp.realpath(str(path)) in others:
-        raise ValueError(f'{path} is another file of this run; choose '
+        raise UserError(f'{path} is another file of this run; choose '
                          'another vector file')
     import_geo(files=True)
 
@@ -569,6 +570,6 @@ def require_georef(georef, min_area_map, name: str) -> None:
         ValueError: Naming the input and ``min_area``.
     """
     if min_area_map is not None and georef is None:
-        raise ValueError(f'{name} has no georeferencing: min_area_map '
+        raise UserError(f'{name} has no georeferencing: min_area_map '
                          '(map units) needs a GeoTIFF input; give min_area '
                          'in pixels instead')

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from mmengine.logging import print_log
 
+from ..errors import UserError
 from ..pixels import import_rasterio, is_raster_path
 
 # Mask value of pixels without valid data in a date.
@@ -39,20 +40,20 @@ def check_output_files(out_file: str, prob_file: Optional[str],
             continue
         suffix = osp.splitext(str(path))[1].lower()
         if suffix not in MASK_SUFFIXES:
-            raise ValueError(
+            raise UserError(
                 f'{path}: masks are written as .png (0/255) or .tif/.tiff '
                 f'(GeoTIFF 0/1, nodata {NODATA}); {suffix or "no suffix"} '
                 'is lossy or unknown')
         if osp.realpath(str(path)) in sources:
-            raise ValueError(f'{path} is an input of this run; choose '
+            raise UserError(f'{path} is an input of this run; choose '
                              'another output file')
     if prob_file is not None and \
             is_raster_path(prob_file) != is_raster_path(out_file):
-        raise ValueError(f'{out_file} and {prob_file}: write the mask and '
+        raise UserError(f'{out_file} and {prob_file}: write the mask and '
                          'the probability in the same format')
     if prob_file is not None and \
             osp.realpath(prob_file) == osp.realpath(out_file):
-        raise ValueError(f'{out_file}: the mask and the probability need '
+        raise UserError(f'{out_file}: the mask and the probability need '
                          'two different files')
 
 

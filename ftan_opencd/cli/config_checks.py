@@ -6,7 +6,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from ..datasets import DATA_SPLITS
-from ..utils.user_errors import UserError
+from ..errors import UserError
 
 # Top-level variables that --cfg-options cannot change (OpenMMLab resolves
 # them when the config file is parsed), with what to use instead.

@@ -6,7 +6,8 @@ from typing import Optional, Tuple
 from mmengine.config import Config
 
 from ..datasets import set_data_root
-from ..utils.user_errors import UserError, check_config_path
+from ..errors import UserError
+from ..utils.user_errors import check_config_path
 from .config_checks import check_baked_variables, check_runnable
 
 

@@ -6,7 +6,7 @@ from typing import Iterator, Tuple
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from ..utils.user_errors import UserError
+from ..errors import UserError
 
 # mmengine's default ``end`` of a parameter scheduler: "until training ends".
 SCHEDULER_END_INF = int(1e9)

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from .user_errors import UserError
+from ..errors import UserError
 
 # torch.distributed's (and mmengine's SLURM launcher's) default port.
 DEFAULT_MASTER_PORT = '29500'

@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ..errors import UserError, exit_on_user_error
+from ..errors import UserError
 from .checkpoint import SAFETENSORS_SUFFIX
 
 CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
@@ -24,9 +24,9 @@ CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.bin', SAFETENSORS_SUFFIX)
 PICKLE_PROTO = b'\x80'
 SWAP_HINT = 'config and checkpoint swapped? The order is CONFIG CHECKPOINT'
 __all__ = [
-    'CONFIG_SUFFIXES', 'CHECKPOINT_SUFFIXES', 'SWAP_HINT', 'UserError',
+    'CONFIG_SUFFIXES', 'CHECKPOINT_SUFFIXES', 'SWAP_HINT',
     'available_devices', 'check_checkpoint_path', 'check_config_path',
-    'check_device', 'check_tool_paths', 'exit_on_user_error'
+    'check_device', 'check_tool_paths'
 ]
 
 
