@@ -40,7 +40,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ftan_opencd.datasets import log_data_roots, set_split_root
-from ftan_opencd.utils.user_errors import UserError, check_config_path
+from ftan_opencd.errors import UserError
+from ftan_opencd.utils.user_errors import check_config_path
 from .zoo import config_dir, learn_config_path
 
 METRIC_KEYS = ('F1', 'IoU', 'precision', 'recall', 'OA', 'Kappa')
