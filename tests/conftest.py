@@ -2,12 +2,14 @@
 open-cd stack fail the whole run with the environment check's message
 instead of skipping tests."""
 import importlib.util
+import logging
 import os.path as osp
 
 import pytest
 import torch
 
 import ftan_opencd  # noqa: F401
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -54,13 +56,29 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def load_tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', f'{name}.py'))
+def load_module(path, name):
+    """Import the Python file ``path`` as a fresh module called ``name``
+    (not registered in ``sys.modules``)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_tool(name):
+    """Import tools/<name>.py as a module."""
+    return load_module(osp.join(REPO, 'tools', f'{name}.py'), name)
+
+
+@pytest.fixture
+def log(caplog):
+    """``caplog`` with the records (INFO and above) of mmengine's current
+    logger, which does not propagate to the root logger."""
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """Tests of the synthetic demo data and the release tiling tools."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -9,17 +8,7 @@ import pytest
 
 import ftan_opencd  # noqa: F401
 from ftan_tools.datasets import synthetic, tiling
-
-TOOLS = osp.join(osp.dirname(__file__), '..', 'tools')
-
-
-def load_tool(name):
-    """Import ``tools/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .conftest import REPO, load_tool
 
 
 def tree(root):
@@ -499,7 +488,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
     import sys
     src = str(tmp_path / 'src')
     fake_release(src, ('A', 'B', 'label'), dict(train=1), 64)
-    tool = osp.join(TOOLS, 'tile_dataset.py')
+    tool = osp.join(REPO, 'tools', 'tile_dataset.py')
     env = dict(os.environ, OMP_NUM_THREADS='1')
     result = subprocess.run(
         [sys.executable, tool, src, src, '--splits', 'train'],

@@ -1,5 +1,4 @@
 """tools/gpu_check.sh and its helper: no network, no compile, no GPU."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,21 +8,15 @@ import subprocess
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from .conftest import REPO as ROOT
+from .conftest import load_module, load_tool
+
 SCRIPT = osp.join(ROOT, 'tools', 'gpu_check.sh')
 HELPER = osp.join(ROOT, 'tools', 'gpu_check_helper.py')
 
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helper = _load('gpu_check_helper', HELPER)
-env_check = _load('env_check_for_gpu_check',
-                  osp.join(ROOT, 'ftan_opencd', 'env_check.py'))
+helper = load_tool('gpu_check_helper')
+env_check = load_module(osp.join(ROOT, 'ftan_opencd', 'env_check.py'),
+                        'env_check_for_gpu_check')
 
 
 def run_script(*args, env=None, cwd=ROOT):

@@ -1,6 +1,5 @@
 """The stack's versions and the open-cd commit have one home,
 ftan_opencd/stack.txt, and the install scripts read it (no network)."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -10,7 +9,8 @@ import sys
 
 import pytest
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+from .conftest import REPO, load_module
+
 HOME = 'ftan_opencd/stack.txt'
 SCRIPTS = ('tools/install_deps.sh', 'tools/test_modern.sh')
 PINNED = ('torch', 'torchvision', 'mmengine', 'mmcv', 'mmsegmentation',
@@ -25,11 +25,8 @@ KNOWN_COPIES = {
 
 
 def load_env_check(root=REPO):
-    path = osp.join(root, 'ftan_opencd', 'env_check.py')
-    spec = importlib.util.spec_from_file_location('env_check_pins', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(osp.join(root, 'ftan_opencd', 'env_check.py'),
+                       'env_check_pins')
 
 
 ENV_CHECK = load_env_check()
