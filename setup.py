@@ -22,7 +22,11 @@ setup(
     'plugin for remote-sensing change detection',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    # The plugin, and the tooling that tools/*.py import: run as
+    # `python tools/x.py`, a tool finds ftan_tools only where it is installed
+    # (sys.path[0] is tools/). Never tests/, configs/ or tools/ themselves.
+    packages=find_packages(include=('ftan_opencd', 'ftan_opencd.*',
+                                    'ftan_tools', 'ftan_tools.*')),
     # the pinned stack (read by ftan_opencd/env_check.py at import) and the
     # shell steps of the GPU run (ftan_tools/gpu_check/*.sh)
     package_data={'ftan_opencd': ['stack.txt'],

@@ -4,6 +4,7 @@ instead of skipping tests."""
 import contextlib
 import importlib.util
 import io
+import logging
 import os.path as osp
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 import ftan_opencd  # noqa: F401
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -57,10 +59,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def load_tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', f'{name}.py'))
+def load_module(path, name):
+    """Import the Python file ``path`` as a fresh module called ``name``
+    (not registered in ``sys.modules``)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -85,6 +87,20 @@ def run_tool_main(name, argv):
         return exc.code, lines[-1] if lines else ''
     finally:
         sys.stderr.write(err.getvalue())
+def load_tool(name):
+    """Import tools/<name>.py as a module."""
+    return load_module(osp.join(REPO, 'tools', f'{name}.py'), name)
+
+
+@pytest.fixture
+def log(caplog):
+    """``caplog`` with the records (INFO and above) of mmengine's current
+    logger, which does not propagate to the root logger."""
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture(scope='module')
@@ -108,16 +124,3 @@ def infer(model, **options):
     """An :class:`~ftan_opencd.apis.FTANInferencer` around ``model``."""
     from ftan_opencd.apis import FTANInferencer
     return FTANInferencer.from_model(model, **options)
-
-
-@pytest.fixture
-def log(caplog):
-    """``caplog`` receiving the records of mmengine's current logger."""
-    import logging
-
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)

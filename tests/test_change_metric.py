@@ -4,22 +4,11 @@ import logging
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 import ftan_opencd  # noqa: F401  (registers ChangeMetric)
 from ftan_opencd.evaluation import ChangeMetric
 from ftan_opencd.evaluation.change_metric import overall_scores
 from opencd.registry import METRICS
-
-
-@pytest.fixture
-def log(caplog):
-    """Capture the records of mmengine's current logger (no propagation)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def sample(pred, gt):

@@ -8,10 +8,8 @@ import pytest
 
 import ftan_opencd  # noqa: F401
 from ftan_tools.datasets import synthetic, tiling
-from .conftest import load_tool
+from .conftest import REPO, load_tool
 from .conftest import run_tool_main as run_tool
-
-TOOLS = osp.join(osp.dirname(__file__), '..', 'tools')
 
 
 def tree(root):
@@ -478,7 +476,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
     import sys
     src = str(tmp_path / 'src')
     fake_release(src, ('A', 'B', 'label'), dict(train=1), 64)
-    tool = osp.join(TOOLS, 'tile_dataset.py')
+    tool = osp.join(REPO, 'tools', 'tile_dataset.py')
     env = dict(os.environ, OMP_NUM_THREADS='1')
     result = subprocess.run(
         [sys.executable, tool, src, src, '--splits', 'train'],

@@ -1,7 +1,6 @@
 """tools/gpu_check.sh and ftan_tools/gpu_check: no network, no compile, no
 GPU."""
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,22 +13,14 @@ import pytest
 
 from ftan_tools.gpu_check import logs, target, wheels
 from ftan_tools.gpu_check.summary import summarize
+from .conftest import REPO as ROOT
+from .conftest import load_module
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCRIPT = osp.join(ROOT, 'tools', 'gpu_check.sh')
 PACKAGE = osp.join(ROOT, 'ftan_tools', 'gpu_check')
 BODY = osp.join(PACKAGE, 'main.sh')
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-env_check = _load('env_check_for_gpu_check',
-                  osp.join(ROOT, 'ftan_opencd', 'env_check.py'))
+env_check = load_module(osp.join(ROOT, 'ftan_opencd', 'env_check.py'),
+                        'env_check_for_gpu_check')
 
 
 def run_script(*args, env=None, cwd=ROOT):

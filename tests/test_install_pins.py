@@ -1,17 +1,16 @@
 """The stack's versions and the open-cd commit have one home,
 ftan_opencd/stack.txt, and the install scripts read it (no network)."""
-import importlib.util
 import os
 import os.path as osp
 import re
 import shutil
 import subprocess
 import sys
-import zipfile
 
 import pytest
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+from .conftest import REPO, load_module
+
 HOME = 'ftan_opencd/stack.txt'
 SCRIPTS = ('tools/install_deps.sh', 'tools/test_modern.sh')
 PINNED = ('torch', 'torchvision', 'mmengine', 'mmcv', 'mmsegmentation',
@@ -26,11 +25,8 @@ KNOWN_COPIES = {
 
 
 def load_env_check(root=REPO):
-    path = osp.join(root, 'ftan_opencd', 'env_check.py')
-    spec = importlib.util.spec_from_file_location('env_check_pins', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(osp.join(root, 'ftan_opencd', 'env_check.py'),
+                       'env_check_pins')
 
 
 ENV_CHECK = load_env_check()
@@ -214,24 +210,3 @@ def test_editing_the_stack_file_alone_changes_everything(tmp_path):
         assert new_mmcv in plan
         assert plan[-1].endswith('@' + 'f' * 40)
     assert new_torch in modern
-
-
-def test_wheel_ships_the_stack_file(tmp_path):
-    """env_check.py reads stack.txt at import: a non-editable install must
-    have it."""
-    src = tmp_path / 'src'
-    src.mkdir()
-    for rel in ('setup.py', 'setup.cfg', 'README.md', 'requirements',
-                'ftan_opencd'):
-        copy = shutil.copytree if osp.isdir(osp.join(REPO, rel)) \
-            else shutil.copy
-        copy(osp.join(REPO, rel), src / rel, **(
-            {'ignore': shutil.ignore_patterns('__pycache__')}
-            if copy is shutil.copytree else {}))
-    result = subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
-         '--no-build-isolation', '--no-index', '-w', str(tmp_path / 'dist'),
-         str(src)], capture_output=True, text=True, timeout=280)
-    assert result.returncode == 0, result.stderr
-    wheel, = (tmp_path / 'dist').glob('*.whl')
-    assert HOME in zipfile.ZipFile(wheel).namelist()

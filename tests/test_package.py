@@ -1,9 +1,22 @@
-"""The package imports, checks its environment and registers in open-cd."""
+"""The package imports, checks its environment and registers in open-cd;
+its wheel holds the packages and nothing else."""
+import shutil
+import subprocess
+import sys
+import zipfile
+
 import pytest
 
 import ftan_opencd
 from ftan_opencd import env_check
 from opencd.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+from .conftest import REPO
+
+# What a fresh clone lacks (.gitignore) and the git directory.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    '.git', '__pycache__', '*.egg-info', '*.pyc', 'work_dirs', 'data',
+    'build', 'dist', '.pytest_cache', '.benchmarks', '*.onnx', '*.pth',
+    '*.whl', 'gpu_wheels')
 
 
 @pytest.mark.parametrize('registry, names', [
@@ -73,3 +86,27 @@ def test_plugin_never_imports_the_tooling():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == '[]'
+
+
+def test_wheel_holds_the_packages_and_nothing_of_tests(tmp_path):
+    """A wheel built from the sources (offline) holds ftan_opencd with
+    stack.txt (env_check reads it at import: a non-editable install needs
+    it) and ftan_tools (what tools/*.py import), and no file of tests/,
+    configs/ or tools/."""
+    src = tmp_path / 'src'
+    shutil.copytree(REPO, src, ignore=NOT_IN_A_CLONE)
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+         '--no-build-isolation', '--no-index', '-w', str(tmp_path / 'dist'),
+         str(src)], capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stderr
+    wheel, = (tmp_path / 'dist').glob('*.whl')
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {'ftan_opencd/__init__.py', 'ftan_opencd/stack.txt',
+            'ftan_opencd/models/decode_heads/ftan_head.py',
+            'ftan_tools/__init__.py'} <= set(names)
+    assert not [n for n in names
+                if n.startswith(('tests/', 'configs/', 'tools/'))]
+    top = {name.split('/')[0] for name in names}
+    assert top == {'ftan_opencd', 'ftan_tools',
+                   f'ftan_opencd-{ftan_opencd.__version__}.dist-info'}

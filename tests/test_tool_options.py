@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 from ftan_tools.datasets.synthetic import write_dataset
 from ftan_opencd.cli import load_config
@@ -25,16 +24,6 @@ REPLACED = ('train_dataloader.dataset.data_root',
             'val_dataloader.dataset.data_root',
             'test_dataloader.dataset.data_root', 'train_cfg.max_iters',
             'train_cfg.val_interval', 'default_hooks.checkpoint.interval')
-
-
-@pytest.fixture
-def log(caplog):
-    """Capture the records of mmengine's current logger (no propagation)."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,8 @@
 import pytest
 import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmcv.cnn.bricks import Conv2dAdaptivePadding
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
@@ -153,7 +156,7 @@ def test_band_halo_is_needed(monkeypatch):
     head = make_head(band_pixels=1).eval()
     with torch.no_grad():
         for conv in (head.res1.conv2, head.res2.conv2):
-            conv.weight.mul_(30)
+            conv.conv.weight.mul_(30)
     feats = bitemporal_feats(h=10, w=6)
     with torch.no_grad():
         expected = reference_tail_head(head)(feats)
@@ -224,3 +227,46 @@ def test_channel_mismatch_raises_clear_error():
         FTANHead(in_channels=[8, 16], in_index=[0, 1, 2], num_classes=2)
     with pytest.raises(ValueError, match='deep_supervision'):
         make_head(deep_supervision=(1., ))
+
+
+def test_act_cfg_reaches_every_activation():
+    """GELU everywhere (decoder blocks, residual blocks, IAM projections),
+    no ReLU left; the default keeps the paper's ReLU."""
+    head = make_head(act_cfg=dict(type='GELU'),
+                     deep_supervision=(1., 1., 1., 1.))
+    kinds = {type(m) for m in head.modules()}
+    assert nn.GELU in kinds and nn.ReLU not in kinds
+    gelus = sum(isinstance(m, nn.GELU) for m in head.modules())
+    # 4 scales x (2 per difference module + 1 per side prediction), 2
+    # residual blocks x 1, 2 attention blocks x 4 projections
+    assert gelus == 4 * (2 + 1) + 2 * 1 + 2 * 4
+    relus = sum(isinstance(m, nn.ReLU) for m in make_head().modules())
+    assert relus == 4 * 2 + 2 * 1 + 2 * 4
+    head(bitemporal_feats()).sum().backward()
+
+
+def test_conv_cfg_reaches_the_decoder_convs():
+    """Every 1x1 / 3x3 conv of a conv block is built from ``conv_cfg``; the
+    transposed convs and the classifier stay plain layers."""
+    head = make_head(conv_cfg=dict(type='Conv2dAdaptivePadding'))
+    blocks = [m for m in head.modules() if isinstance(m, ConvModule)]
+    # linear + 2 per difference module (4 scales), fusion, 2 per residual
+    # block, 4 per attention block
+    assert len(blocks) == 4 * 3 + 1 + 4 + 8
+    assert all(isinstance(b.conv, Conv2dAdaptivePadding) for b in blocks)
+    assert type(head.conv_seg) is nn.Conv2d
+    assert head(bitemporal_feats()).shape == (2, 2, 64, 48)
+
+
+def test_reference_init_reaches_every_layer():
+    """``init_weights`` gives every conv N(0, 0.02) and every norm weight
+    N(1, 0.02) (REFERENCE_INIT): no ConvModule re-runs its Kaiming init."""
+    head = make_head(channels=64)
+    head.init_weights()
+    for name, module in head.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and \
+                module.weight.numel() > 1000:
+            assert 0.017 < module.weight.std() < 0.023, name
+        if isinstance(module, nn.BatchNorm2d):
+            assert not torch.all(module.weight == 1), name
+            assert abs(module.weight.mean() - 1) < 0.02, name

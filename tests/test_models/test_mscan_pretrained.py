@@ -4,13 +4,11 @@ The mapping is proven by outputs: mmseg's own MSCAN with random weights,
 saved and loaded into FTANBackbone with FDM-AC and PConv off, gives the same
 four stage outputs.
 """
-import logging
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmseg.models.backbones import MSCAN
 
 from ftan_opencd.models.backbones import FTANBackbone
@@ -74,16 +72,6 @@ def mscan_t(tmp_path_factory):
     path = tmp_path_factory.mktemp('mscan') / 'mscan_t.pth'
     torch.save(model.state_dict(), str(path))
     return model, path
-
-
-@pytest.fixture
-def log(caplog):
-    """Records of mmengine's current logger."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def assert_same_outputs(ours, theirs, x, **tolerance):

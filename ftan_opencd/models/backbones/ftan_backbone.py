@@ -12,6 +12,7 @@ from torch import Tensor
 
 from opencd.registry import MODELS
 from ..utils import REFERENCE_INIT
+from .ftan_arch import ARCH_SETTINGS
 from .mcfa import MCFA
 from .mscan_weights import MSCANPretrainedInit
 
@@ -157,16 +158,7 @@ class FTANBackbone(BaseModule):
                     rgb_bands=(0, 1, 2)))
     """
 
-    arch_settings = {
-        't': dict(embed_dims=[32, 64, 160, 256], depths=[3, 3, 5, 2],
-                  mlp_ratios=[8, 8, 4, 4]),
-        's': dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 4, 2],
-                  mlp_ratios=[8, 8, 4, 4]),
-        'b': dict(embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3],
-                  mlp_ratios=[8, 8, 4, 4]),
-        'l': dict(embed_dims=[64, 128, 320, 512], depths=[3, 5, 27, 3],
-                  mlp_ratios=[8, 8, 4, 4]),
-    }
+    arch_settings = ARCH_SETTINGS
 
     def __init__(self,
                  arch: Union[str, Dict] = 'b',

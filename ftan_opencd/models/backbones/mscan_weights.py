@@ -55,6 +55,7 @@ from torch import Tensor
 
 from ...utils.checkpoint import (CheckpointError, load_checkpoint_file,
                                  state_dict_of)
+from .ftan_arch import ARCH_SETTINGS
 
 # SegNeXt's ImageNet-1k MSCAN checkpoints, as mmseg 1.2.2's own configs
 # (configs/segnext/segnext_mscan-*_1xb16-adamw-160k_ade20k-512x512.py) name
@@ -274,8 +275,7 @@ def is_mscan_state_dict(state_dict: Dict) -> bool:
 
 
 def _name_arch(dims: List[int], depths: List[int]) -> str:
-    from .ftan_backbone import FTANBackbone
-    for name, arch in FTANBackbone.arch_settings.items():
+    for name, arch in ARCH_SETTINGS.items():
         if arch['embed_dims'] == dims and arch['depths'] == depths:
             return f"arch '{name}'"
     return 'a custom arch'

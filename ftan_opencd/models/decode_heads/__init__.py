@@ -1,4 +1,5 @@
 from .ftan_head import FTANHead
+from .head_keys import convert_head_keys
 from .iam import IAM
 
-__all__ = ['FTANHead', 'IAM']
+__all__ = ['FTANHead', 'IAM', 'convert_head_keys']

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import ConvModule, build_norm_layer
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.utils import ConfigType, SampleList
@@ -23,33 +23,53 @@ TAIL_HALO = 3
 
 
 def difference_module(in_channels: int, channels: int,
-                      norm_cfg: Dict) -> nn.Sequential:
-    """3x3 conv, ReLU, norm, 3x3 conv, ReLU on the concatenated dates."""
+                      conv_cfg: Optional[Dict], norm_cfg: Dict,
+                      act_cfg: Dict) -> nn.Sequential:
+    """3x3 conv, act, norm, 3x3 conv, act on the concatenated dates.
+
+    The norm sits between the blocks (the reference's order), so each 3x3
+    conv + act is a ``ConvModule`` (with its bias) and the norm a layer of
+    its own.
+    """
     return nn.Sequential(
-        nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(),
+        ConvModule(in_channels, channels, 3, padding=1, conv_cfg=conv_cfg,
+                   act_cfg=act_cfg),
         build_norm_layer(norm_cfg, channels)[1],
-        nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        ConvModule(channels, channels, 3, padding=1, conv_cfg=conv_cfg,
+                   act_cfg=act_cfg))
 
 
 def side_prediction(channels: int, out_channels: int,
-                    norm_cfg: Dict) -> nn.Sequential:
-    """3x3 conv, ReLU, norm, 3x3 conv: a per-scale map for deep supervision."""
+                    conv_cfg: Optional[Dict], norm_cfg: Dict,
+                    act_cfg: Dict) -> nn.Sequential:
+    """3x3 conv, act, norm, 3x3 conv: a per-scale map for deep supervision."""
     return nn.Sequential(
-        nn.Conv2d(channels, out_channels, 3, padding=1), nn.ReLU(),
+        ConvModule(channels, out_channels, 3, padding=1, conv_cfg=conv_cfg,
+                   act_cfg=act_cfg),
         build_norm_layer(norm_cfg, out_channels)[1],
-        nn.Conv2d(out_channels, out_channels, 3, padding=1))
+        ConvModule(out_channels, out_channels, 3, padding=1,
+                   conv_cfg=conv_cfg, act_cfg=None))
 
 
 class ResidualBlock(nn.Module):
-    """``x + 0.1 * conv(relu(conv(x)))``."""
+    """``x + 0.1 * conv2(act(conv1(x)))`` with 3x3 convs.
 
-    def __init__(self, channels: int):
+    Args:
+        channels (int): Channels of the input and output.
+        conv_cfg (dict, optional): Config of both convs.
+        act_cfg (dict): Activation after ``conv1``.
+    """
+
+    def __init__(self, channels: int, conv_cfg: Optional[Dict],
+                 act_cfg: Dict):
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = ConvModule(channels, channels, 3, padding=1,
+                                conv_cfg=conv_cfg, act_cfg=act_cfg)
+        self.conv2 = ConvModule(channels, channels, 3, padding=1,
+                                conv_cfg=conv_cfg, act_cfg=None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + 0.1 * self.conv2(F.relu(self.conv1(x)))
+        return x + 0.1 * self.conv2(self.conv1(x))
 
 
 @MODELS.register_module()
@@ -64,6 +84,19 @@ class FTANHead(BaseDecodeHead):
     dates plus the upsampled coarser result; the four maps are fused at H/4
     (1x1 conv + norm), refined by the IAM, then upsampled twice by
     transposed conv + residual block and classified by a 3x3 conv.
+
+    Every conv(+norm)(+act) block of the decoder is an mmcv ``ConvModule``
+    built with the head's ``conv_cfg``, ``norm_cfg`` and ``act_cfg`` (the
+    paper's ReLU is ``act_cfg``'s default), and so are the 1x1 conv + norm
+    + act projections of the IAM's attention blocks. The difference modules
+    and side predictions keep the reference's conv, act, norm order: their
+    norm is a layer between two conv(+act) blocks. Three kinds of
+    layer stay plain torch layers, as they carry no norm or activation and
+    ``conv_cfg`` does not describe them: the transposed convs ``up1`` /
+    ``up2``, the classifier ``conv_seg`` (as in mmseg's ``BaseDecodeHead``)
+    and the IAM's token maps ``q`` / ``k``, which Eq. 9 defines as linear
+    maps (``nn.Linear``). State dicts written before 0.1.0 load after
+    :func:`convert_head_keys` (CHANGELOG.md lists the renamed keys).
 
     Args:
         in_channels (Sequence[int]): Channels of one date per scale.
@@ -87,7 +120,8 @@ class FTANHead(BaseDecodeHead):
             map at 1024 x 1024. ``None`` runs it whole (reference pattern).
             Default: 2**18.
         kwargs: Arguments of mmseg's ``BaseDecodeHead`` (``num_classes``,
-            ``out_channels``, ``threshold``, ``loss_decode``, ...).
+            ``out_channels``, ``threshold``, ``loss_decode``, ``conv_cfg``,
+            ``act_cfg``, ...).
     """
 
     def __init__(self,
@@ -127,24 +161,29 @@ class FTANHead(BaseDecodeHead):
         self.deep_supervision = deep_supervision
         self.channels_last_tail = channels_last_tail
         self.band_pixels = band_pixels
+        conv_cfg, act_cfg = self.conv_cfg, self.act_cfg
         self.linears = nn.ModuleList(
-            nn.Conv2d(c, channels, 1) for c in self.in_channels)
+            ConvModule(c, channels, 1, conv_cfg=conv_cfg, act_cfg=None)
+            for c in self.in_channels)
         self.diffs = nn.ModuleList(
-            difference_module(2 * channels, channels, norm_cfg)
-            for _ in self.in_channels)
+            difference_module(2 * channels, channels, conv_cfg, norm_cfg,
+                              act_cfg) for _ in self.in_channels)
         if deep_supervision is not None:
             self.side_preds = nn.ModuleList(
-                side_prediction(channels, self.out_channels, norm_cfg)
-                for _ in self.in_channels)
+                side_prediction(channels, self.out_channels, conv_cfg,
+                                norm_cfg, act_cfg) for _ in self.in_channels)
+        # Inside a Sequential: a ConvModule that is a direct child of the
+        # head would re-run its own (Kaiming) init after ``init_cfg``.
         self.fuse = nn.Sequential(
-            nn.Conv2d(channels * len(self.in_channels), channels, 1),
-            build_norm_layer(norm_cfg, channels)[1])
-        self.iam = IAM(channels, self.num_classes, norm_cfg,
+            ConvModule(channels * len(self.in_channels), channels, 1,
+                       conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None))
+        self.iam = IAM(channels, self.num_classes, norm_cfg, act_cfg,
+                       conv_cfg=conv_cfg,
                        fused=fused_attention) if with_iam else None
         self.up1 = nn.ConvTranspose2d(channels, channels, 4, 2, 1)
-        self.res1 = ResidualBlock(channels)
+        self.res1 = ResidualBlock(channels, conv_cfg, act_cfg)
         self.up2 = nn.ConvTranspose2d(channels, channels, 4, 2, 1)
-        self.res2 = ResidualBlock(channels)
+        self.res2 = ResidualBlock(channels, conv_cfg, act_cfg)
         self.conv_seg = nn.Conv2d(channels, self.out_channels, 3, padding=1)
 
     def _split_dates(self, inputs: List[Tensor]) -> List[Tuple[Tensor, ...]]:

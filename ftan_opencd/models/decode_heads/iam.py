@@ -1,5 +1,5 @@
 """Interactive attention module (IAM) of FTAN, paper Eq. 9-12."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -23,15 +23,16 @@ class NonLocalBlock(nn.Module):
         act_cfg (dict): Activation of the projections.
         fused (bool): Never store the N x N map (default). ``False`` keeps
             the reference pattern (materialised attention).
+        conv_cfg (dict, optional): Config of the projections' 1x1 convs.
     """
 
     def __init__(self, channels: int, norm_cfg: Dict, act_cfg: Dict,
-                 fused: bool = True):
+                 fused: bool = True, conv_cfg: Optional[Dict] = None):
         super().__init__()
 
         def project():
-            return ConvModule(channels, channels, 1, norm_cfg=norm_cfg,
-                              act_cfg=act_cfg)
+            return ConvModule(channels, channels, 1, conv_cfg=conv_cfg,
+                              norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         self.query_project = project()
         self.key_project = project()
@@ -68,10 +69,14 @@ class IAM(nn.Module):
         act_cfg (dict): Activation of the attention projections.
         fused (bool): Memory-bounded attention (default) or the reference's
             materialised N x N map.
+        conv_cfg (dict, optional): Config of the attention projections'
+            1x1 convs. The token maps ``q`` and ``k`` of Eq. 9 are linear
+            maps of token vectors and stay ``nn.Linear``.
     """
 
     def __init__(self, channels: int, num_tokens: int, norm_cfg: Dict,
-                 act_cfg: Dict = dict(type='ReLU'), fused: bool = True):
+                 act_cfg: Dict = dict(type='ReLU'), fused: bool = True,
+                 conv_cfg: Optional[Dict] = None):
         super().__init__()
         self.cls_tokens = nn.Parameter(torch.empty(num_tokens, channels))
         self.prop_tokens = nn.Parameter(torch.empty(num_tokens, channels))
@@ -79,8 +84,10 @@ class IAM(nn.Module):
         trunc_normal_(self.prop_tokens, std=0.02)
         self.token_query = nn.Linear(channels, channels)
         self.token_key = nn.Linear(channels, channels)
-        self.self_context = NonLocalBlock(channels, norm_cfg, act_cfg, fused)
-        self.cross_context = NonLocalBlock(channels, norm_cfg, act_cfg, fused)
+        self.self_context = NonLocalBlock(channels, norm_cfg, act_cfg, fused,
+                                          conv_cfg)
+        self.cross_context = NonLocalBlock(channels, norm_cfg, act_cfg,
+                                           fused, conv_cfg)
 
     def token_context(self, c: Tensor) -> Tensor:
         """``h``: each pixel's mixture of propagation tokens (Eq. 9)."""
