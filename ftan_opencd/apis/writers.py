@@ -14,6 +14,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from ..pixels import import_rasterio, is_raster_path
+from ..utils.atomic_files import partial_path
 
 # Mask value of pixels without valid data in a date.
 NODATA = 255
@@ -54,13 +55,6 @@ def check_output_files(out_file: str, prob_file: Optional[str],
             osp.realpath(prob_file) == osp.realpath(out_file):
         raise ValueError(f'{out_file}: the mask and the probability need '
                          'two different files')
-
-
-def partial_path(path: str) -> str:
-    """Temporary name of ``path`` while it is written (same folder)."""
-    folder, name = osp.split(osp.abspath(path))
-    stem, suffix = osp.splitext(name)
-    return osp.join(folder, f'.{stem}.partial{suffix}')
 
 
 class ArrayWriter:

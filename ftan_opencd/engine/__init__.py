@@ -2,8 +2,11 @@ from .bf16_optim_wrapper import BF16AutocastOptimWrapper
 from .checkpoint_check_hook import CheckpointFitHook
 from .error_map import ERROR_COLOURS, error_map
 from .error_map_hook import ChangeErrorMapHook
+from .safe_checkpoint_hook import (REQUEUE_STATUS, AtomicLocalBackend,
+                                   SafeCheckpointHook)
 
 __all__ = [
-    'BF16AutocastOptimWrapper', 'ChangeErrorMapHook', 'CheckpointFitHook',
-    'ERROR_COLOURS', 'error_map'
+    'AtomicLocalBackend', 'BF16AutocastOptimWrapper', 'ChangeErrorMapHook',
+    'CheckpointFitHook', 'ERROR_COLOURS', 'REQUEUE_STATUS',
+    'SafeCheckpointHook', 'error_map'
 ]
