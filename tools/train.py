@@ -37,6 +37,7 @@ from ftan_opencd.engine import check_schedule, set_train_iters
 from ftan_opencd.utils import (load_checkpoint_file, prepare_cpu_distributed,
                                safe_checkpoint_loading)
 from ftan_opencd.utils.precision import amp_for_training
+from ftan_opencd.utils.resume import latest_complete_checkpoint
 from ftan_opencd.errors import UserError, exit_on_user_error
 from ftan_opencd.utils.user_errors import (check_checkpoint_path,
                                            check_config_path)
@@ -128,7 +129,8 @@ def build_config(args):
                             'enable=False, base_batch_size=N))')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume = True
+        cfg.load_from = latest_complete_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     add_fit_check(cfg, strict=cfg.resume or not args.partial_load,

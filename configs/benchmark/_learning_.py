@@ -25,7 +25,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False,
                     interval=max_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

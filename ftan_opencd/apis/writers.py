@@ -2,11 +2,19 @@
 
 File writers write under a temporary name in the output folder and rename
 on success (:meth:`close`), so an output file is always complete; a failed
-run (:meth:`abort`) leaves nothing behind.
+run (:meth:`abort`) leaves nothing behind. While temporary files exist,
+SIGTERM (a scheduler's stop, ``kill``) raises ``SystemExit(143)`` instead of
+ending the process on the spot, so that the same clean-up runs; Ctrl-C
+(SIGINT) already raises ``KeyboardInterrupt``. SIGKILL cannot be caught:
+the next run that writes the same output reports the stale temporary file
+and replaces it.
 """
 import logging
 import os
 import os.path as osp
+import signal
+import sys
+import threading
 from typing import Optional, Sequence
 
 import cv2
@@ -15,6 +23,7 @@ from mmengine.logging import print_log
 
 from ..errors import UserError
 from ..pixels import import_rasterio, is_raster_path
+from ..utils.atomic_files import partial_path
 
 # Mask value of pixels without valid data in a date.
 NODATA = 255
@@ -57,11 +66,67 @@ def check_output_files(out_file: str, prob_file: Optional[str],
                          'two different files')
 
 
-def partial_path(path: str) -> str:
-    """Temporary name of ``path`` while it is written (same folder)."""
-    folder, name = osp.split(osp.abspath(path))
-    stem, suffix = osp.splitext(name)
-    return osp.join(folder, f'.{stem}.partial{suffix}')
+class TerminationGuard:
+    """Turn SIGTERM into ``SystemExit(128 + SIGTERM)`` while it is active.
+
+    Only where SIGTERM has its default action (ending the process without
+    clean-up) and in the main thread: a handler the application installed
+    is left alone. Re-entrant; ``release`` restores the default action.
+    """
+
+    def __init__(self):
+        self.active = False
+
+    @staticmethod
+    def _terminate(signum, frame):
+        name = signal.Signals(signum).name
+        print(f'{name}: stopped; removing the unfinished output files',
+              file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    def acquire(self) -> None:
+        """Install the handler (if SIGTERM has its default action)."""
+        if self.active or \
+                threading.current_thread() is not threading.main_thread() \
+                or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, self._terminate)
+        self.active = True
+
+    def release(self) -> None:
+        """Give SIGTERM its default action back."""
+        if self.active:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self.active = False
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def claim_partial(path: str) -> str:
+    """The temporary name of ``path``, reporting a stale one.
+
+    A temporary file under that name is left by a run that was killed
+    (SIGKILL, a node failure) while it wrote ``path``; it is replaced.
+
+    Args:
+        path (str): The final output file.
+
+    Returns:
+        str: :func:`partial_path` of ``path``.
+    """
+    partial = partial_path(path)
+    if osp.exists(partial):
+        print_log(
+            f'{partial}: unfinished output of an interrupted run '
+            f'({osp.getsize(partial)} bytes), replaced by this run',
+            logger='current', level=logging.WARNING)
+        os.remove(partial)
+    return partial
 
 
 class ArrayWriter:
@@ -107,13 +172,14 @@ def write_png(path: str, img: np.ndarray) -> None:
     ok, data = cv2.imencode(osp.splitext(path)[1] or '.png', img)
     if not ok:
         raise ValueError(f'cannot encode an image for {path}')
-    partial = partial_path(path)
-    try:
-        data.tofile(partial)
-        os.replace(partial, path)
-    finally:
-        if osp.exists(partial):
-            os.remove(partial)
+    with TerminationGuard():
+        partial = claim_partial(path)
+        try:
+            data.tofile(partial)
+            os.replace(partial, path)
+        finally:
+            if osp.exists(partial):
+                os.remove(partial)
 
 
 class PngWriter(ArrayWriter):
@@ -175,18 +241,25 @@ class RasterWriter:
             profile.update(crs=georef[0], transform=georef[1])
         self.width = width
         self.files = []  # (dataset, final path)
-        _make_parent(out_file)
-        self.mask = self._open(rasterio, out_file, 'uint8', NODATA, profile)
-        self.mask.write_colormap(1, {0: (0, 0, 0, 255),
-                                     1: (255, 255, 255, 255)})
-        self.prob = None
-        if prob_file is not None:
-            _make_parent(prob_file)
-            self.prob = self._open(rasterio, prob_file, 'float32',
-                                   float('nan'), profile)
+        self.guard = TerminationGuard()
+        self.guard.acquire()
+        try:
+            _make_parent(out_file)
+            self.mask = self._open(rasterio, out_file, 'uint8', NODATA,
+                                   profile)
+            self.mask.write_colormap(1, {0: (0, 0, 0, 255),
+                                         1: (255, 255, 255, 255)})
+            self.prob = None
+            if prob_file is not None:
+                _make_parent(prob_file)
+                self.prob = self._open(rasterio, prob_file, 'float32',
+                                       float('nan'), profile)
+        except BaseException:
+            self.abort()
+            raise
 
     def _open(self, rasterio, path, dtype, nodata, profile):
-        dataset = rasterio.open(partial_path(path), 'w', dtype=dtype,
+        dataset = rasterio.open(claim_partial(path), 'w', dtype=dtype,
                                 nodata=nodata, **profile)
         self.files.append((dataset, path))
         return dataset
@@ -200,9 +273,14 @@ class RasterWriter:
 
     def close(self) -> None:
         """Flush the files and give them their final names."""
-        for dataset, path in self.files:
-            dataset.close()
-            os.replace(dataset.name, path)
+        try:
+            for dataset, path in self.files:
+                dataset.close()
+                os.replace(dataset.name, path)
+        except BaseException:
+            self.abort()
+            raise
+        self.guard.release()
 
     def abort(self) -> None:
         """Close and delete the unfinished files."""
@@ -210,6 +288,7 @@ class RasterWriter:
             dataset.close()
             if osp.exists(dataset.name):
                 os.remove(dataset.name)
+        self.guard.release()
 
 
 def make_file_writer(out_file: str, prob_file: Optional[str], height: int,
