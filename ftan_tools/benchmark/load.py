@@ -19,7 +19,9 @@ are sampled every :data:`SAMPLE_S` seconds. Afterwards:
   ``.partial`` files, ...);
 * ``s_per_100``: seconds per block of 100 pairs, from the outputs'
   modification times (each output is renamed into place when its pair is
-  done), and ``decay``: the last block's time over the first's.
+  done), and ``decay``: the last block's time over the first's;
+  ``cpu_s_per_100`` / ``cpu_decay``: the same in CPU seconds of the
+  process (sampled), which other jobs on a shared machine do not inflate.
 
 The inputs are synthetic (:mod:`ftan_tools.datasets.synthetic`): folders of
 small pairs, and GeoTIFF scenes tiled from one synthetic pair, written strip
@@ -121,6 +123,16 @@ def vm_rss_mib(pid: int) -> Optional[float]:
     return None
 
 
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU time of a process so far (None once it is gone)."""
+    try:
+        with open(f'/proc/{pid}/stat', encoding='ascii') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def _outputs_done(out_dir: str, suffixes: Sequence[str]) -> int:
     with os.scandir(out_dir) as entries:
         return sum(1 for e in entries if not e.name.startswith('.')
@@ -182,10 +194,10 @@ def run_predict(args: Sequence[str], out_dir: str, expected: Sequence[str],
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                  env=env, cwd=ROOT)
         while child.poll() is None:
-            rss = vm_rss_mib(child.pid)
-            if rss is not None:
+            rss, cpu = vm_rss_mib(child.pid), cpu_seconds(child.pid)
+            if rss is not None and cpu is not None:
                 samples.append((time.time() - start,
-                                _outputs_done(out_dir, suffixes), rss))
+                                _outputs_done(out_dir, suffixes), rss, cpu))
             if timeout is not None and time.time() - start > timeout:
                 child.terminate()
                 child.wait()
@@ -202,11 +214,14 @@ def run_predict(args: Sequence[str], out_dir: str, expected: Sequence[str],
     done = [osp.getmtime(osp.join(out_dir, n)) for n in names & set(expected)
             if n != SUMMARY]
     blocks = block_times(done)
-    rss_at = {}
-    for _, count, rss in samples:
+    rss_at, cpu_at = {}, {}
+    for _, count, rss, cpu in samples:
         mark = count // BLOCK * BLOCK
         if mark and mark not in rss_at:
-            rss_at[mark] = rss
+            rss_at[mark], cpu_at[mark] = rss, cpu
+    marks = sorted(cpu_at)
+    cpu_blocks = [cpu_at[b] - cpu_at[a] for a, b in zip(marks, marks[1:])
+                  if b - a == BLOCK]
     return dict(
         complete=complete, status=child.returncode, wall_s=wall,
         outputs=len(done), peak_rss_mib=probe.get('peak_rss_mib'),
@@ -215,7 +230,10 @@ def run_predict(args: Sequence[str], out_dir: str, expected: Sequence[str],
         fds_end=probe.get('fds_end'), fds_new=probe.get('fds_new'),
         leftover_tmp=sorted(os.listdir(tmp)),
         leftover_out=sorted(names - set(expected)), s_per_100=blocks,
-        decay=blocks[-1] / blocks[0] if len(blocks) > 1 else None)
+        decay=blocks[-1] / blocks[0] if len(blocks) > 1 else None,
+        cpu_s_per_100=cpu_blocks,
+        cpu_decay=(cpu_blocks[-1] / cpu_blocks[0]
+                   if len(cpu_blocks) > 1 else None))
 
 
 def folder_run(work_dir: str, count: int, size: int, config: str,
@@ -237,15 +255,15 @@ def scene_run(work_dir: str, size: int, config: str, checkpoint: str,
               extra: Sequence[str] = (),
               timeout: Optional[float] = None) -> dict:
     """``tools/predict.py --img1 --img2 --out`` on a ``size``-pixel square
-    GeoTIFF pair; :func:`run_predict`'s figures."""
+    GeoTIFF pair; :func:`run_predict`'s figures. The progress bar stays on:
+    ``predict.log`` says how many windows a stopped run had done."""
     run_dir = osp.join(work_dir, f'scene_{size}')
     os.makedirs(osp.join(run_dir, 'in'), exist_ok=True)
     paths = [osp.join(run_dir, 'in', f't{i}.tif') for i in (1, 2)]
     write_scene(paths, size)
     out_dir = osp.join(run_dir, 'out')
     args = [config, checkpoint, '--img1', paths[0], '--img2', paths[1],
-            '--out', osp.join(out_dir, 'change.tif'), '--no-progress',
-            *extra]
+            '--out', osp.join(out_dir, 'change.tif'), *extra]
     result = run_predict(args, out_dir, ['change.tif'], run_dir, timeout)
     for path in paths:  # the scenes are large
         os.remove(path)
@@ -302,6 +320,10 @@ def markdown(results: Sequence[Dict]) -> str:
         if len(r['s_per_100']) > 1:
             lines.append(f'{r["run"]}: seconds per block of 100 pairs: '
                          + ', '.join(f'{b:.1f}' for b in r['s_per_100']))
+        if r['cpu_s_per_100']:
+            lines.append(f'{r["run"]}: CPU seconds per block of 100 pairs '
+                         '(from 100 done): ' + ', '.join(
+                             f'{b:.1f}' for b in r['cpu_s_per_100']))
         if r['fds_new']:
             lines.append(f'{r["run"]}: descriptors open at the end that the '
                          f'interpreter did not hold at its start: '

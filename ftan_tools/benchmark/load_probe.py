@@ -2,9 +2,11 @@
 
     python -m ftan_tools.benchmark.load_probe REPORT.json SCRIPT [ARGS ...]
 
-The script (e.g. ``tools/predict.py``) runs in this process exactly as
-``python SCRIPT ARGS`` would run it. When it returns or exits, the open file
-descriptors of the process (``/proc/self/fd``, with their targets), its
+The script (e.g. ``tools/predict.py``) runs in this process as
+``python SCRIPT ARGS`` would run it: as the module ``__main__``, with
+``sys.argv`` and ``sys.path[0]`` set alike; its module stays alive (as it
+would until the interpreter shuts down). When it returns or exits, the open
+file descriptors of the process (``/proc/self/fd``, with their targets), its
 peak resident memory (``getrusage``) and its exit status are written to
 ``REPORT.json``; the probe then exits with the script's status. Nothing is
 patched: the descriptors counted at the start (the interpreter's own) are
@@ -13,8 +15,8 @@ recorded too, so that a leak is ``end - start``. Linux only (``/proc``).
 import json
 import os
 import resource
-import runpy
 import sys
+import types
 from typing import Dict, List
 
 FD_DIR = '/proc/self/fd'
@@ -56,9 +58,14 @@ def main(argv: List[str]) -> int:
     start = open_descriptors()
     sys.argv = [script] + argv[2:]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    with open(script, encoding='utf-8') as f:
+        source = compile(f.read(), script, 'exec')
+    module = types.ModuleType('__main__')
+    module.__file__ = script
+    sys.modules['__main__'] = module
     code = None
     try:
-        runpy.run_path(script, run_name='__main__')
+        exec(source, module.__dict__)  # noqa: S102 - runs the script
     except SystemExit as exc:
         code = exc.code
         if code is not None and not isinstance(code, int):
