@@ -490,3 +490,27 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
         env=env)
     assert result.returncode == 0, result.stderr
     assert 'summary: train 4 tiles' in result.stdout
+
+
+def test_directory_named_like_an_image_is_skipped_and_named(tmp_path,
+                                                             capsys):
+    src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+    fake_release(src, ('A', 'B', 'label'), dict(train=2, val=1, test=1), 64)
+    extra = osp.join(src, 'train', 'A', 'extra.png')
+    os.makedirs(extra)
+    counts = load_tool('prepare_levircd').main(
+        [src, out, '--tile-size', '64'])
+    printed = capsys.readouterr().out
+    assert (f'warning: skipped {extra}: a directory, not an image file'
+            in printed)
+    assert 'lacks' not in printed
+    assert counts == dict(train=2, val=1, test=1)
+    assert sorted(os.listdir(osp.join(out, 'train', 'A'))) == [
+        'train0_y0_x0.png', 'train1_y0_x0.png']
+    # the training data set skips it as well
+    from ftan_opencd.datasets import CheckedCDDataset
+    dataset = CheckedCDDataset(
+        data_root=osp.join(src, 'train'), pipeline=[], lazy_init=False)
+    assert sorted(osp.basename(info['img_path'][0])
+                  for info in dataset.load_data_list()) == [
+                      'train0.png', 'train1.png']

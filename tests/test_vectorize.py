@@ -226,6 +226,47 @@ def test_rows_out_of_order_and_bad_options_are_refused():
             ChangeVectorizer(lambda f: None, **kwargs)
 
 
+def test_tolerance_as_large_as_the_scene_is_refused():
+    # the case of the issue: 256 x 256 pixels of 0.5 m, a 128 m scene
+    transform = rasterio.Affine(0.5, 0, X0, 0, -0.5, Y0)
+    for simplify in (1e6, 128):
+        with pytest.raises(ValueError) as error:
+            ChangeVectorizer(lambda f: None, transform, simplify=simplify,
+                             scene_shape=(256, 256), name='t1.tif')
+        assert str(error.value) == (
+            f'simplify {simplify:g} is at least the extent of t1.tif (128 x '
+            '128 map units): every outline would collapse to a triangle. '
+            "Give a tolerance below the objects' size, e.g. 0.5 (one "
+            'pixel) to smooth the pixel staircase')
+    # the shorter side counts; pixels without georeferencing
+    with pytest.raises(ValueError, match=r'\(300 x 40 pixels\)'):
+        ChangeVectorizer(lambda f: None, simplify=40, scene_shape=(40, 300))
+    ChangeVectorizer(lambda f: None, transform, simplify=127.9,
+                     scene_shape=(256, 256))
+
+
+def test_tolerance_larger_than_objects_warns_with_areas(monkeypatch):
+    logged = []
+    monkeypatch.setattr(vectorize, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    mask = np.zeros((40, 40), np.uint8)
+    mask[2:5, 2:5] = 1  # 3 x 3: not larger than the tolerance
+    mask[10:30, 10:30] = 1  # 20 x 20: unchanged by it
+    prob = np.ones((40, 40), np.float32)
+    small, big = feed(mask, prob, [20, 20], simplify=3.0)
+    assert big['geometry'].area == 400 == big['area_map']
+    assert small['area_map'] == 9 and small['geometry'].area < 9
+    assert logged == [
+        f'the scene: 1 of 2 change polygon(s) are not larger than the '
+        'simplify tolerance 3 (their shorter side), so simplifying distorted '
+        f'them: their geometry area is {small["geometry"].area:.6g} instead '
+        'of 9 (area_map keeps the pixel area). Give a smaller tolerance '
+        '(about one pixel smooths the staircase)']
+    logged.clear()
+    feed(mask, prob, [20, 20], simplify=2.5)  # every object larger
+    assert logged == []
+
+
 # -- files, through predict_to_file and tools/predict.py -------------
 
 
@@ -352,6 +393,25 @@ def test_predict_tool_vector_options(checkpoint, known_probability,
     meta, features = read_features(out / 'changes.geojson')
     assert meta['crs'] == f'EPSG:{EPSG}'
     check_scene_features(features)  # simplifying boxes changes nothing
+
+
+@pytest.mark.needs_torchvision
+def test_predict_tool_refuses_simplify_larger_than_the_scene(
+        checkpoint, known_probability, tmp_path, capsys):
+    img1, img2 = write_pair(tmp_path / 'in')  # 32 x 48 m
+    out = tmp_path / 'out'
+    with pytest.raises((SystemExit, ValueError)) as error:
+        load_tool('predict').main([
+            DEMO_CONFIG, checkpoint, '--img1', img1, '--img2', img2,
+            '--out', str(out / 'mask.tif'), '--vector',
+            str(out / 'changes.gpkg'), '--simplify', '1e6', '--window',
+            str(WINDOW), '--stride', str(WINDOW), '--no-progress'])
+    if isinstance(error.value, SystemExit):
+        assert error.value.code != 0
+    said = str(error.value) + capsys.readouterr().err
+    assert f'simplify 1e+06 is at least the extent of {img1} (32 x 48 map ' \
+        'units)' in said
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize('extra, message', [

@@ -23,6 +23,12 @@ feature. Connectivity is 4 by default (pixels sharing an edge), as in
 (possibly with holes); with 8-connectivity, pixels touching at a corner
 belong to the same object and features are ``MultiPolygon``.
 
+A ``simplify`` tolerance at least as large as the scene's shorter side
+(in output units) is refused: every outline would collapse. Objects whose
+shorter bounding-box side is at most the tolerance are distorted by it (a
+square becomes a triangle); when there are any, one warning at the end
+gives their number and their geometry area against ``area_map``.
+
 Attributes of every feature: ``area_px`` (changed pixels),
 ``area_map`` (``area_px`` times the pixel area in map units, CRS units
 squared; equal to ``area_px`` without georeferencing), ``prob_mean`` and
@@ -37,12 +43,14 @@ import logging
 import os
 import os.path as osp
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
 from scipy import ndimage
 from ..errors import UserError
+
+from ..utils.user_errors import UserError
 
 # Output suffix -> OGR driver.
 VECTOR_DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON'}
@@ -159,6 +167,43 @@ def pixel_area(transform) -> float:
     return abs(transform.a * transform.e - transform.b * transform.d)
 
 
+def pixel_size(transform) -> Tuple[float, float]:
+    """Width and height of one pixel in map units (1, 1 without a
+    transform)."""
+    if transform is None:
+        return 1.0, 1.0
+    return (float(np.hypot(transform.a, transform.d)),
+            float(np.hypot(transform.b, transform.e)))
+
+
+def check_simplify_scene(simplify: Optional[float], transform,
+                         scene_shape: Tuple[int, int], name: str) -> None:
+    """Refuse a tolerance at least as large as the scene.
+
+    Args:
+        simplify (float, optional): The tolerance (output units).
+        transform (Affine, optional): Pixel to map coordinates.
+        scene_shape (tuple[int, int]): ``(height, width)`` in pixels.
+        name (str): The input, for the message.
+
+    Raises:
+        UserError: Naming ``simplify``, the scene's extent and a tolerance
+            to use instead.
+    """
+    if not simplify:
+        return
+    width, height = pixel_size(transform)
+    extent = (scene_shape[1] * width, scene_shape[0] * height)
+    if simplify >= min(extent):
+        units = 'pixels' if transform is None else 'map units'
+        raise UserError(
+            f'simplify {simplify:g} is at least the extent of {name} '
+            f'({extent[0]:g} x {extent[1]:g} {units}): every outline would '
+            f'collapse to a triangle. Give a tolerance below the objects\' '
+            f'size, e.g. {max(width, height):g} (one pixel) to smooth the '
+            'pixel staircase')
+
+
 class _Component:
     """Running totals and polygon pieces of one connected component."""
 
@@ -252,13 +297,21 @@ class ChangeVectorizer:
         simplify (float, optional): Douglas-Peucker tolerance in output
             coordinates (map units, or pixels without ``transform``),
             topology preserving; None or 0 keeps the pixel outlines.
+        scene_shape (tuple[int, int], optional): ``(height, width)`` of
+            the scene in pixels: a ``simplify`` tolerance at least as large
+            as its shorter side is refused (:func:`check_simplify_scene`).
+        name (str): The input, for messages. Default: ``'the scene'``.
     """
 
     def __init__(self, sink: Callable[[dict], None], transform=None,
                  connectivity: int = 4, min_area=0,
                  min_area_map: Optional[float] = None,
-                 simplify: Optional[float] = None):
+                 simplify: Optional[float] = None,
+                 scene_shape: Optional[Tuple[int, int]] = None,
+                 name: str = 'the scene'):
         check_vector_options(min_area, min_area_map, simplify, connectivity)
+        if scene_shape is not None:
+            check_simplify_scene(simplify, transform, scene_shape, name)
         geo = import_geo(files=False)
         self._shapes = geo['features'].shapes
         self._shapely = geo['shapely']
@@ -270,7 +323,11 @@ class ChangeVectorizer:
         self.min_area_map = min_area_map
         self.simplify = simplify
         self.pixel_area = pixel_area(transform)
+        self.name = name
         self.count = 0  # features handed to the sink
+        # objects not larger than the tolerance: count, exact and
+        # simplified geometry area
+        self.distorted = [0, 0.0, 0.0]
         self._structure = structure(connectivity)
         self._open: Dict[int, _Component] = {}
         self._last = None  # ids of the last row seen
@@ -376,7 +433,7 @@ class ChangeVectorizer:
             geom = shapely.affinity.affine_transform(
                 geom, [t.a, t.b, t.d, t.e, t.c, t.f])
         if self.simplify:
-            geom = geom.simplify(self.simplify, preserve_topology=True)
+            geom = self._simplified(geom)
         geom = shapely.orient_polygons(geom) if hasattr(
             shapely, 'orient_polygons') else geom
         if self.connectivity == 8 and geom.geom_type == 'Polygon':
@@ -385,10 +442,32 @@ class ChangeVectorizer:
                     prob_mean=comp.prob_sum / comp.pixels,
                     prob_max=comp.prob_max)
 
+    def _simplified(self, geom):
+        """``geom`` simplified; objects whose shorter bounding-box side is
+        at most the tolerance are counted in :attr:`distorted`."""
+        minx, miny, maxx, maxy = geom.bounds
+        simple = geom.simplify(self.simplify, preserve_topology=True)
+        if min(maxx - minx, maxy - miny) <= self.simplify:
+            self.distorted[0] += 1
+            self.distorted[1] += geom.area
+            self.distorted[2] += simple.area
+        return simple
+
     def close(self) -> None:
-        """Finish the components still open (those on the last row)."""
+        """Finish the components still open (those on the last row); warn
+        when the tolerance distorted some objects."""
         self._finish(list(self._open), self._open)
         self._last = None
+        count, exact, simple = self.distorted
+        if count:
+            print_log(
+                f'{self.name}: {count} of {self.count} change polygon(s) '
+                f'are not larger than the simplify tolerance '
+                f'{self.simplify:g} (their shorter side), so simplifying '
+                f'distorted them: their geometry area is {simple:.6g} '
+                f'instead of {exact:.6g} (area_map keeps the pixel area). '
+                'Give a smaller tolerance (about one pixel smooths the '
+                'staircase)', logger='current', level=logging.WARNING)
 
     def abort(self) -> None:
         """Forget the open components."""
@@ -537,14 +616,14 @@ class VectorizingWriter:
 def vectorizing_writer(make_writer: Callable, path: str, src, **options):
     """A mask writer that also writes change polygons to ``path``.
 
-    The polygon options are checked first, so that a refused option
-    creates no file.
+    The polygon options are checked first (``simplify`` against the size
+    of ``src`` too), so that a refused option creates no file.
 
     Args:
         make_writer (Callable[[], writer]): Creates the mask writer.
         path (str): ``.gpkg`` / ``.geojson`` file.
-        src: Source of date 1 (``name``, ``georef``: ``(crs, transform)``,
-            None for pixel coordinates).
+        src: Source of date 1 (``name``, ``height``, ``width``,
+            ``georef``: ``(crs, transform)``, None for pixel coordinates).
         **options: ``connectivity``, ``min_area``, ``min_area_map`` and
             ``simplify`` of :class:`ChangeVectorizer`.
 
@@ -553,13 +632,16 @@ def vectorizing_writer(make_writer: Callable, path: str, src, **options):
     """
     require_georef(src.georef, options.get('min_area_map'), src.name)
     crs, transform = src.georef or (None, None)
+    vectorizer = ChangeVectorizer(None, transform,
+                                  scene_shape=(src.height, src.width),
+                                  name=str(src.name), **options)
     connectivity = options.get('connectivity', 4)
     vector_file = VectorFileWriter(
         path, crs, connectivity,
         f'Change polygons of ftan-opencd ({connectivity}-connected changed '
         f'pixels of {osp.basename(str(src.name))}).',
         pixel_coordinates=transform is None or transform.is_identity)
-    vectorizer = ChangeVectorizer(vector_file.add, transform, **options)
+    vectorizer.sink = vector_file.add
     return VectorizingWriter(make_writer(), vectorizer, vector_file)
 
 

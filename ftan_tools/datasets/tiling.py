@@ -202,6 +202,10 @@ def check_locations(src: str, out: str, splits: Sequence[str]) -> None:
 def _index(folder: str, suffixes: Sequence[str]) -> Dict[str, str]:
     """Map file stem -> path for the files of ``folder`` with a suffix.
 
+    A directory whose name has an accepted suffix (``A/extra.png/``) is
+    skipped with a printed warning naming it, as the training data sets
+    skip directories when they list a folder.
+
     Args:
         folder (str): Directory to list.
         suffixes (Sequence[str]): Accepted suffixes (lower case).
@@ -219,6 +223,10 @@ def _index(folder: str, suffixes: Sequence[str]) -> Dict[str, str]:
     for name in sorted(os.listdir(folder)):
         stem, suffix = osp.splitext(name)
         if suffix.lower() not in suffixes:
+            continue
+        if osp.isdir(osp.join(folder, name)):
+            print(f'warning: skipped {osp.join(folder, name)}: a directory, '
+                  'not an image file (training skips it too)')
             continue
         if stem in index:
             clashes.append(f'{osp.basename(index[stem])} and {name}')
