@@ -235,6 +235,7 @@ class FTANInferencer:
             require_georef(src.georef, shape.min_area_map, src.name)
             return ChangeVectorizer(
                 found.append, src.georef[1] if src.georef else None,
+                scene_shape=(src.height, src.width), name=str(src.name),
                 **shape.as_kwargs())
 
         self._stream(img1, img2, make_writer, options)
