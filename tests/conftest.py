@@ -124,3 +124,34 @@ def infer(model, **options):
     """An :class:`~ftan_opencd.apis.FTANInferencer` around ``model``."""
     from ftan_opencd.apis import FTANInferencer
     return FTANInferencer.from_model(model, **options)
+
+
+def free_port() -> str:
+    """A TCP port free on this machine now (for a rendezvous)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
+@pytest.fixture(scope='session')
+def slurm_cluster():
+    """A running single-node SLURM cluster (munged, slurmctld, slurmd;
+    installed with apt-get when missing); its daemons are stopped, by pid
+    file, at the end of the session."""
+    import shutil
+    import tempfile
+
+    from ftan_tools.cluster import LocalSlurm, SlurmSetupError
+    state = tempfile.mkdtemp(prefix='ftan-slurm-')
+    cluster = LocalSlurm(state)
+    try:
+        cluster.start()
+    except SlurmSetupError as exc:
+        pytest.fail(f'the SLURM tests need a local cluster (run as root '
+                    f'with apt-get, or install slurm-wlm and munge): {exc}')
+    yield cluster
+    stopped = cluster.stop()
+    assert stopped == ['slurmd', 'slurmctld', 'munged']
+    assert cluster.running() == {}
+    shutil.rmtree(state, ignore_errors=True)

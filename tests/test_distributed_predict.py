@@ -8,7 +8,6 @@ torchrun and under a real SLURM scheduler (``srun -n 2``).
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -20,19 +19,14 @@ from rasterio.transform import from_origin
 from shapely.geometry import shape
 
 from ftan_opencd.apis.sliding_window import WindowLayout, row_bands
-from .conftest import DEMO_CONFIG, REPO, infer
+from ftan_tools.cluster import local_slurm
+from .conftest import DEMO_CONFIG, REPO, free_port, infer
 
 pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
 
 H, W, WINDOW = 400, 300, 64
 ORIGIN, PIXEL = (500000.0, 4000000.0), 0.5
 LAUNCHERS = ['torchrun', 'srun']
-
-
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
 
 
 def write_geotiff(path, img):
@@ -70,25 +64,26 @@ def scene(model, checkpoint, tmp_path_factory):
 
 
 def predict(args, launcher=None, request=None):
-    """Run tools/predict.py, in one process or two."""
+    """Run tools/predict.py: in one process, under torchrun, or through
+    tools/slurm_predict.sh on a CPU partition (2 tasks)."""
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     tool = [os.path.join(REPO, 'tools', 'predict.py'), DEMO_CONFIG]
     if launcher is None:
-        command = [sys.executable, *tool]
+        command = [sys.executable, *tool, *args]
     elif launcher == 'torchrun':
         command = [sys.executable, '-m', 'torch.distributed.run',
                    '--nproc_per_node', '2', '--master_port', free_port(),
-                   *tool]
+                   *tool, *args, '--launcher', 'pytorch']
     else:
-        request.getfixturevalue('slurm_cluster')
-        env['MASTER_PORT'] = free_port()
-        command = ['srun', '-n', '2', '--kill-on-bad-exit=1',
-                   sys.executable, *tool]
-    if launcher is not None:
-        args = [*args, '--launcher',
-                'pytorch' if launcher == 'torchrun' else 'slurm']
-    return subprocess.run(command + args, env=env, capture_output=True,
-                          text=True, timeout=600)
+        cluster = request.getfixturevalue('slurm_cluster')
+        env.update(SLURM_CONF=cluster.conf, MASTER_PORT=free_port(),
+                   GPUS_PER_NODE='0', NTASKS='2', CPUS_PER_TASK='1',
+                   PYTHON=sys.executable)
+        command = ['bash', os.path.join(REPO, 'tools', 'slurm_predict.sh'),
+                   local_slurm.PARTITION, 'ftan-predict', DEMO_CONFIG,
+                   *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True,
+                          timeout=600)
 
 
 def scene_args(scene, out_dir):

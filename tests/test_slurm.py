@@ -12,11 +12,8 @@ import glob
 import json
 import os
 import os.path as osp
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 
 import cv2
 import numpy as np
@@ -24,10 +21,10 @@ import pytest
 
 from ftan_opencd.utils.distributed import slurm_environment
 from ftan_opencd.errors import UserError
-from ftan_tools.cluster import LocalSlurm, SlurmSetupError
+from ftan_tools.cluster import SlurmSetupError
 from ftan_tools.cluster import local_slurm
 from ftan_tools.datasets.synthetic import write_dataset
-from .conftest import DEMO_CONFIG, REPO
+from .conftest import DEMO_CONFIG, REPO, free_port
 
 pytestmark = pytest.mark.needs_torchvision  # builds open-cd models
 
@@ -43,29 +40,6 @@ SMALL = [
     'train_dataloader.dataset.pipeline.2.crop_size=(32,32)',
     'default_hooks.logger.interval=1',
 ]
-
-
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
-
-
-@pytest.fixture(scope='session')
-def slurm_cluster():
-    """A running single-node cluster; its daemons are stopped at the end."""
-    state = tempfile.mkdtemp(prefix='ftan-slurm-')
-    cluster = LocalSlurm(state)
-    try:
-        cluster.start()
-    except SlurmSetupError as exc:
-        pytest.fail(f'the SLURM tests need a local cluster (run as root '
-                    f'with apt-get, or install slurm-wlm and munge): {exc}')
-    yield cluster
-    stopped = cluster.stop()
-    assert stopped == ['slurmd', 'slurmctld', 'munged']
-    assert cluster.running() == {}
-    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope='module')

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 
-from ftan_opencd.utils.user_errors import exit_on_user_error
+from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.benchmark.load import DEMO_CONFIG, markdown, run_load
 
 

@@ -48,9 +48,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.logging import print_log
 from scipy import ndimage
-from ..errors import UserError
 
-from ..utils.user_errors import UserError
+from ..errors import UserError
 
 # Output suffix -> OGR driver.
 VECTOR_DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON'}
