@@ -1,5 +1,6 @@
 """Tests of tools/benchmark.py and ftan_tools.benchmark (tiny sizes)."""
 import json
+import os
 import os.path as osp
 from argparse import Namespace
 
@@ -211,3 +212,25 @@ def test_precision_subcommand_reports_three_trainings_and_two_inferences(
     assert set(report['infer_parts']) == {
         'encoder float32', 'decode head float32', 'encoder bf16',
         'decode head bf16'}
+
+
+@pytest.mark.needs_torchvision
+def test_distributed_benchmark_rows(tmp_path):
+    """1 vs 2 processes on a tiny folder: one row per process count, a
+    peak memory per rank, the speed-up against one process."""
+    from ftan_tools.benchmark.distributed import markdown, run_distributed
+    from .conftest import free_port
+    rows = run_distributed(str(tmp_path), pairs=2, pair_size=64, scene=0,
+                           window=64, port=int(free_port()))
+    assert [(r['workload'], r['procs']) for r in rows] == [('folder', 1),
+                                                          ('folder', 2)]
+    assert [len(r['peak_rss_mib']) for r in rows] == [1, 2]
+    assert all(m > 50 for r in rows for m in r['peak_rss_mib'])
+    assert rows[0]['speedup'] == 1.0
+    assert rows[1]['speedup'] == pytest.approx(rows[0]['wall_s'] /
+                                               rows[1]['wall_s'])
+    assert rows[1]['per_s'] == pytest.approx(2 / rows[1]['wall_s'])
+    for count in (1, 2):  # every pair written, one summary
+        assert sorted(os.listdir(tmp_path / f'folder_{count}')) == [
+            '00000.png', '00001.png', 'predict_summary.json']
+    assert markdown(rows).count('\n') == 3

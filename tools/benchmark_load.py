@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 from ftan_opencd.errors import exit_on_user_error
+from ftan_opencd.utils.user_errors import check_config_path
 from ftan_tools.benchmark.load import DEMO_CONFIG, markdown, run_load
 
 
@@ -53,6 +54,7 @@ def parse_args(argv=None):
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    check_config_path(args.config, '--config')
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='ftan_load_')
     try:
         results = run_load(work_dir, args.counts, args.scenes,

@@ -1,0 +1,138 @@
+"""1 vs N processes of tools/predict.py: a folder of pairs and one scene.
+
+Each run is ``python tools/predict.py`` (1 process) or ``torchrun
+--nproc_per_node N tools/predict.py --launcher pytorch``, one thread per
+process (``OMP_NUM_THREADS=1``), one run at a time, on synthetic inputs and
+the config's seeded random weights (timings equal a trained model's). The
+wall time includes start-up (model build in every rank); the resident
+memory of every ``tools/predict.py`` process is sampled while it runs.
+"""
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Sequence
+
+from ftan_opencd.apis.sliding_window import WindowLayout
+from .load import (DEMO_CONFIG, PREDICT, random_checkpoint, vm_rss_mib,
+                   write_pairs, write_scene)
+
+SAMPLE_S = 0.2
+
+
+def _predict_pids(root: int) -> List[int]:
+    """The tools/predict.py processes (ranks, not the torchrun agent)
+    among ``root`` and its descendants."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                argv = f.read()
+            if b'tools/predict.py' in argv and \
+                    b'torch.distributed.run' not in argv:  # not torchrun
+                found.append(pid)
+            with open(f'/proc/{pid}/task/{pid}/children') as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def timed_run(command: Sequence[str], env: dict) -> Dict:
+    """Run ``command``; wall seconds and the peak RSS of each predict
+    process (MiB), sampled every :data:`SAMPLE_S` seconds."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    peaks = {}
+    while proc.poll() is None:
+        for pid in _predict_pids(proc.pid):
+            rss = vm_rss_mib(pid)
+            if rss is not None:
+                peaks[pid] = max(peaks.get(pid, 0.0), rss)
+        time.sleep(SAMPLE_S)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(command)} failed '
+                           f'({proc.returncode}):\n{err[-3000:]}')
+    return dict(wall_s=wall, peak_rss_mib=sorted(peaks.values()))
+
+
+def predict_command(procs: int, config: str, checkpoint: str,
+                    args: Sequence[str], port: int) -> List[str]:
+    """tools/predict.py in one process, or under torchrun."""
+    if procs == 1:
+        return [sys.executable, PREDICT, config, checkpoint, *args]
+    return [sys.executable, '-m', 'torch.distributed.run',
+            '--nproc_per_node', str(procs), '--master_port', str(port),
+            PREDICT, config, checkpoint, *args, '--launcher', 'pytorch']
+
+
+def run_distributed(work_dir: str, pairs: int = 64, pair_size: int = 256,
+                    scene: int = 4096, procs: Sequence[int] = (1, 2),
+                    config: str = DEMO_CONFIG, window: int = 256,
+                    port: int = 29650) -> List[Dict]:
+    """Time the folder and the scene workloads for each process count.
+
+    Args:
+        work_dir (str): Folder of inputs and outputs.
+        pairs (int): Pairs in the folder. 0 skips the folder workload.
+        pair_size (int): Side of the pairs.
+        scene (int): Side of the scene. 0 skips the scene workload.
+        procs (Sequence[int]): Process counts; the first is the baseline of
+            the speed-up.
+        config (str): Model config.
+        window (int): ``--window`` (the stride is the default 3/4).
+        port (int): torchrun's rendezvous port.
+
+    Returns:
+        list[dict]: One row per workload and process count.
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    checkpoint = random_checkpoint(config, osp.join(work_dir, 'random.pth'))
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    workloads = []
+    if pairs:
+        dir1, dir2 = write_pairs(osp.join(work_dir, 'pairs'), pairs,
+                                 pair_size)
+        workloads.append(('folder', f'{pairs} pairs of {pair_size}²', pairs,
+                          'pairs', lambda out: [
+                              '--dir1', dir1, '--dir2', dir2, '--out-dir',
+                              out, '--window', str(window), '--no-progress']))
+    if scene:
+        paths = [osp.join(work_dir, f't{i}.tif') for i in (1, 2)]
+        write_scene(paths, scene)
+        windows = len(WindowLayout(scene, scene, window, window * 3 // 4))
+        workloads.append(('scene', f'one {scene}² GeoTIFF', windows,
+                          'windows', lambda out: [
+                              '--img1', paths[0], '--img2', paths[1], '--out',
+                              osp.join(out, 'change.tif'), '--window',
+                              str(window), '--no-progress']))
+    rows = []
+    for name, what, units, unit, args in workloads:
+        base = None
+        for count in procs:
+            out = osp.join(work_dir, f'{name}_{count}')
+            result = timed_run(predict_command(count, config, checkpoint,
+                                               args(out), port), env)
+            base = base or result['wall_s']
+            rows.append(dict(workload=name, input=what, procs=count,
+                             units=units, unit=unit, **result,
+                             per_s=units / result['wall_s'],
+                             speedup=base / result['wall_s']))
+    return rows
+
+
+def markdown(rows: Sequence[Dict]) -> str:
+    """The rows as a Markdown table."""
+    lines = ['| workload | processes | wall time | throughput | speed-up | '
+             'peak RSS per rank |', '|---|---|---|---|---|---|']
+    for r in rows:
+        rss = ', '.join(f'{m:.0f}' for m in r['peak_rss_mib'])
+        lines.append(f'| {r["input"]} | {r["procs"]} | {r["wall_s"]:.1f} s '
+                     f'| {r["per_s"]:.2f} {r["unit"]}/s | '
+                     f'{r["speedup"]:.2f}x | {rss} MiB |')
+    return '\n'.join(lines)
