@@ -5,9 +5,8 @@
 :class:`~ftan_opencd.errors.UserError` (or ``FileNotFoundError`` /
 ``IsADirectoryError``) that names the argument and says what to give
 instead; :func:`ftan_opencd.errors.exit_on_user_error` reports it as one
-``error: ...`` line. ``UserError``, ``exit_on_user_error`` and
-``USER_ERROR_STATUS`` can be imported from here too (the tools' checks and
-their wrapper in one import).
+``error: ...`` line. ``UserError`` and ``exit_on_user_error`` can be
+imported from here too (the tools' checks and their wrapper in one import).
 """
 import os.path as osp
 import re
@@ -16,7 +15,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ..errors import USER_ERROR_STATUS, UserError, exit_on_user_error
+from ..errors import UserError, exit_on_user_error
 from .checkpoint import SAFETENSORS_SUFFIX
 
 CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
@@ -25,10 +24,9 @@ CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.bin', SAFETENSORS_SUFFIX)
 PICKLE_PROTO = b'\x80'
 SWAP_HINT = 'config and checkpoint swapped? The order is CONFIG CHECKPOINT'
 __all__ = [
-    'CONFIG_SUFFIXES', 'CHECKPOINT_SUFFIXES', 'SWAP_HINT', 'USER_ERROR_STATUS',
-    'UserError', 'available_devices', 'check_checkpoint_path',
-    'check_config_path', 'check_device', 'check_tool_paths',
-    'exit_on_user_error'
+    'CONFIG_SUFFIXES', 'CHECKPOINT_SUFFIXES', 'SWAP_HINT', 'UserError',
+    'available_devices', 'check_checkpoint_path', 'check_config_path',
+    'check_device', 'check_tool_paths', 'exit_on_user_error'
 ]
 
 
