@@ -59,7 +59,8 @@ def user_message(exc: BaseException) -> str:
     A data loader worker's error carries the worker's traceback as text
     (its last line is the original ``Type: message``); mmengine's registry
     prefixes ``class `Name` in module.py:``. Both are dropped, and a
-    message of several lines is joined into one.
+    message of several lines is joined into one (``; `` between lines,
+    a space after a line that ends with ``:``).
 
     Args:
         exc (BaseException): The error.
@@ -75,8 +76,10 @@ def user_message(exc: BaseException) -> str:
         text = re.sub(r'^[\w.]+: ', '', last.strip())
     while _REGISTRY_PREFIX.match(text):
         text = _REGISTRY_PREFIX.sub('', text, count=1)
-    text = ' '.join(line.strip() for line in text.splitlines()
-                    if line.strip())
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = lines[0] if lines else ''
+    for line in lines[1:]:
+        text += (' ' if text.endswith(':') else '; ') + line
     return text or type(exc).__name__
 
 

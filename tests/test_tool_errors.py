@@ -415,7 +415,7 @@ def test_user_message_drops_wrappers():
     assert user_message(registry) == '1 of 2 samples cannot be read'
     several = UserError('cannot run here:\n  - mmcv is missing\n'
                         'To install: bash x.sh')
-    assert user_message(several) == ('cannot run here: - mmcv is missing '
+    assert user_message(several) == ('cannot run here: - mmcv is missing; '
                                       'To install: bash x.sh')
 
 
@@ -442,7 +442,7 @@ def test_one_base_for_user_errors(capsys):
         install_problem()
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == ('error: ftan-opencd cannot run here: '
-                                       '- mmcv is missing To install: bash '
+                                       '- mmcv is missing; To install: bash '
                                        'x.sh\n')
 
 
