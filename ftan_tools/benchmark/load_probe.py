@@ -52,8 +52,9 @@ def main(argv: List[str]) -> int:
         int: The script's exit status.
     """
     if len(argv) < 2:
-        raise SystemExit('usage: python -m ftan_tools.benchmark.load_probe '
-                         'REPORT.json SCRIPT [ARGS ...]')
+        print('usage: python -m ftan_tools.benchmark.load_probe '
+              'REPORT.json SCRIPT [ARGS ...]', file=sys.stderr)
+        return 2
     report, script = argv[0], argv[1]
     start = open_descriptors()
     sys.argv = [script] + argv[2:]

@@ -25,7 +25,7 @@ from .scene import predict_check, write_geotiff_pair
 from .summary import summarize
 from .summary_markdown import summary_markdown
 from .target import check_imports, check_target
-from .wheels import (classify, install_specs, load_manifest,
+from .wheels import (PrepareError, classify, install_specs, load_manifest,
                      read_requirement_names)
 
 
@@ -125,5 +125,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def run(argv=None) -> int:
+    """:func:`main`, with a :class:`PrepareError` as one error line."""
+    try:
+        return main(argv)
+    except PrepareError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run())

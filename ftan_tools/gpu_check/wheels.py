@@ -37,6 +37,12 @@ DEVICE_IMAGE_HAS = frozenset((
 BUILD_TOOLS = ('setuptools', 'wheel', 'ninja', 'packaging')
 
 
+
+class PrepareError(Exception):
+    """The wheel folder cannot serve the GPU run; the message says how to
+    fix it (``python -m ftan_tools.gpu_check`` prints it as one
+    ``error: ...`` line, status 1, like the shell steps)."""
+
 def normalize(name: str) -> str:
     """PEP 503 normalised distribution name.
 
@@ -146,7 +152,7 @@ def classify(src: str, dst: str, python_version: str, full: bool,
     names = [b['name'] for b in bundled]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise SystemExit(f'error: two versions of {twice} in {dst}')
+        raise PrepareError(f'two versions of {twice} in {dst}')
     manifest = dict(
         created=datetime.datetime.now().isoformat(timespec='seconds'),
         python_version=python_version, platforms=list(platforms),
@@ -169,12 +175,12 @@ def load_manifest(folder: str) -> Dict:
         dict: The manifest.
 
     Raises:
-        SystemExit: There is none (the folder was not prepared).
+        PrepareError: There is none (the folder was not prepared).
     """
     path = osp.join(folder, MANIFEST)
     if not osp.isfile(path):
-        raise SystemExit(f'error: {path} not found: fill {folder} first with '
-                         'bash tools/gpu_check.sh --prepare ' + folder)
+        raise PrepareError(f'{path} not found: fill {folder} first with '
+                           'bash tools/gpu_check.sh --prepare ' + folder)
     with open(path) as f:
         return json.load(f)
 
