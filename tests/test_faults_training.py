@@ -260,3 +260,19 @@ def test_resume_skips_an_incomplete_checkpoint(tmp_path, log):
         latest_complete_checkpoint(str(tmp_path))
     # A new work dir (no last_checkpoint, no checkpoint): a new run.
     assert latest_complete_checkpoint(str(tmp_path / 'new')) is None
+
+
+def test_atomic_backend_is_opt_in(tmp_path):
+    """Importing ftan_opencd leaves mmengine's local backend as it is; the
+    atomic one is used by name and leaves no temporary file."""
+    from mmengine.fileio import LocalBackend, get_file_backend
+    from ftan_opencd.engine import AtomicLocalBackend
+    path = str(tmp_path / 'iter_1.pth')
+    assert type(get_file_backend(path)) is LocalBackend
+    backend = get_file_backend(
+        path, backend_args=dict(backend='ftan_atomic_local'))
+    assert isinstance(backend, AtomicLocalBackend)
+    backend.put(b'0123', path)
+    backend.put_text('x', str(tmp_path / 'last_checkpoint'))
+    assert sorted(os.listdir(tmp_path)) == ['iter_1.pth', 'last_checkpoint']
+    assert (tmp_path / 'iter_1.pth').read_bytes() == b'0123'

@@ -13,7 +13,7 @@ from opencd.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
                   'CDLoadImagePair', 'CDLoadChangeLabel']),
     (METRICS, ['ChangeMetric']),
     (DATASETS, ['CheckedCDDataset']),
-    (HOOKS, ['ChangeErrorMapHook']),
+    (HOOKS, ['ChangeErrorMapHook', 'SafeCheckpointHook']),
 ])
 def test_components_registered_in_opencd(registry, names):
     for name in names:
