@@ -26,7 +26,7 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
                   'CDLoadImagePair', 'CDLoadChangeLabel']),
     (METRICS, ['ChangeMetric']),
     (DATASETS, ['CheckedCDDataset']),
-    (HOOKS, ['ChangeErrorMapHook']),
+    (HOOKS, ['ChangeErrorMapHook', 'SafeCheckpointHook']),
 ])
 def test_components_registered_in_opencd(registry, names):
     for name in names:
