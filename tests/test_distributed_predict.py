@@ -64,16 +64,16 @@ def scene(model, checkpoint, tmp_path_factory):
 
 
 def predict(args, launcher=None, request=None):
-    """Run tools/predict.py: in one process, under torchrun, or through
-    tools/slurm_predict.sh on a CPU partition (2 tasks)."""
+    """Run tools/predict.py: in one process, through tools/dist_predict.sh
+    (torchrun) or tools/slurm_predict.sh on a CPU partition (2 tasks)."""
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     tool = [os.path.join(REPO, 'tools', 'predict.py'), DEMO_CONFIG]
     if launcher is None:
         command = [sys.executable, *tool, *args]
     elif launcher == 'torchrun':
-        command = [sys.executable, '-m', 'torch.distributed.run',
-                   '--nproc_per_node', '2', '--master_port', free_port(),
-                   *tool, *args, '--launcher', 'pytorch']
+        env.update(PORT=free_port(), PYTHON=sys.executable)
+        command = ['bash', os.path.join(REPO, 'tools', 'dist_predict.sh'),
+                   DEMO_CONFIG, args[0], '2', *args[1:]]
     else:
         cluster = request.getfixturevalue('slurm_cluster')
         env.update(SLURM_CONF=cluster.conf, MASTER_PORT=free_port(),

@@ -7,7 +7,6 @@ preemption) and restarts it with ``--resume``.
 """
 import glob
 import json
-import logging
 import os
 import os.path as osp
 import random
@@ -19,7 +18,6 @@ import zipfile
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from mmengine.optim.scheduler import LinearLR, PolyLR
 
 from ftan_opencd.engine import REQUEUE_STATUS
@@ -226,16 +224,6 @@ def test_sigterm_saves_a_checkpoint_and_exits_for_requeueing(
         f'{ITERS}; exiting with status 75' in log
     assert load_checkpoint_file(work / saved, 'cpu')['meta']['iter'] == step
     check_resumed(data_root, work, tmp_path, resumed_at=step)
-
-
-@pytest.fixture
-def log(caplog):
-    """Records of mmengine's current logger."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def test_resume_skips_an_incomplete_checkpoint(tmp_path, log):

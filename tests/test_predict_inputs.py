@@ -15,8 +15,6 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from mmengine.logging import MMLogger
-
 from ftan_opencd import pixels
 from ftan_opencd.apis import init_model
 from ftan_opencd.apis import inference, inferencer
@@ -114,40 +112,32 @@ def test_scale_that_looks_wrong_warns_naming_the_option(
     np.testing.assert_allclose(prob, prob_255, atol=1e-5)
 
 
-@pytest.fixture
-def logged(caplog):
-    """Records of mmengine's current logger, at warning level and above."""
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.WARNING)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-
-
 def test_scale_warning_is_logged_even_with_warnings_ignored(
-        model, logged, monkeypatch):
+        model, log, monkeypatch):
+    log.set_level(logging.WARNING)
     monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
     imgs = images(12, np.uint16, 3000)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         run(model, *imgs)
         run(model, *imgs)  # the same messages: not logged again
-    messages = [r.getMessage() for r in logged.records
+    messages = [r.getMessage() for r in log.records
                 if 'PixelScaleWarning' in r.getMessage()]
     # one per date, not repeated by the second run
     assert [m.split(':')[1].strip() for m in messages] == ['img1', 'img2']
     assert all('12-bit' in m and 'max_value' in m for m in messages)
-    assert all(r.levelno == logging.WARNING for r in logged.records)
+    assert all(r.levelno == logging.WARNING for r in log.records)
 
 
-def test_scale_warnings_logged_for_a_few_images_only(logged, monkeypatch):
+def test_scale_warnings_logged_for_a_few_images_only(log, monkeypatch):
+    log.set_level(logging.WARNING)
     monkeypatch.setattr(pixels, '_LOGGED_SCALE_WARNINGS', set())
     monkeypatch.setattr(pixels, 'MAX_LOGGED_SCALE_WARNINGS', 2)
     with pytest.warns(PixelScaleWarning):
         for i in range(5):
             pixels.check_scale(np.full((4, 4, 3), 100 + i, np.uint16),
                                f'image{i}')
-    messages = [r.getMessage() for r in logged.records]
+    messages = [r.getMessage() for r in log.records]
     assert [m.split(':')[1].strip() for m in messages[:2]] == [
         'image0', 'image1']
     assert messages[2:] == ['PixelScaleWarning: more than 2 images look '

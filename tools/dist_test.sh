@@ -1,20 +1,6 @@
 #!/usr/bin/env bash
-# Distributed test with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [args]
+# Distributed test with torchrun (variables: tools/torchrun_launch.sh):
+#   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py options]
 set -euo pipefail
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-
-torchrun \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+source "$(dirname "$0")/torchrun_launch.sh"
+torchrun_launch "$3" test.py "$1" "$2" "${@:4}"

@@ -1,20 +1,6 @@
 #!/usr/bin/env bash
-# Distributed train with torchrun: bash tools/dist_train.sh CONFIG NUM_PROCS [args]
+# Distributed train with torchrun (variables: tools/torchrun_launch.sh):
+#   bash tools/dist_train.sh CONFIG NUM_PROCS [train.py options]
 set -euo pipefail
-CONFIG=$1
-
-NPROC=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-
-torchrun \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
-    "$CONFIG"  \
-    --launcher pytorch "${@:3}"
+source "$(dirname "$0")/torchrun_launch.sh"
+torchrun_launch "$2" train.py "$1" "${@:3}"

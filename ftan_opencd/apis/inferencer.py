@@ -354,16 +354,10 @@ class FTANInferencer:
                overrides: dict) -> dict:
         """Stream one checked job into its files."""
         options = self._route_write(overrides, vector_file)
-        with raster_env():
-            src1, src2 = self._open(job.img1, job.img2, options)
-            try:
-                writer = self._file_writer(job, vector_file, options, src1)
-                summary = self._consume(writer,
-                                        self._rows(src1, src2, options))
-            finally:
-                src1.close()
-                src2.close()
-        self._warn_nodata(src1, src2, summary)
+        writer, summary = self._stream(
+            job.img1, job.img2,
+            lambda src: self._file_writer(job, vector_file, options, src),
+            options)
         if vector_file is not None:
             summary['polygons'] = writer.vectorizer.count
         return summary
