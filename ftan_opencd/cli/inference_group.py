@@ -34,11 +34,13 @@ def join_inference_group(launcher: str, device: str) -> str:
 
 
 def leave_inference_group() -> None:
-    """Leave the process group joined by :func:`join_inference_group`.
+    """Wait until every rank of the group is done.
 
-    The ranks meet once more first: a gloo rank that destroys its group
-    while another is still finishing can wait forever.
+    The group is not destroyed: with torch 2.1's gloo, a rank that calls
+    ``destroy_process_group`` after rank 0 (which holds the rendezvous
+    store) has exited can wait forever; the process's exit releases it.
+    The barrier keeps rank 0, and its store, alive until all ranks are
+    done.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
