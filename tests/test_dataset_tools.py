@@ -276,20 +276,6 @@ def test_check_release_refuses_image_of_other_size(tmp_path):
             in str(error.value))
 
 
-def test_deprecated_no_check_is_accepted(tmp_path, capsys):
-    src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
-    fake_release(src, ('A', 'B', 'label'), dict(train=1), 256)
-    counts = load_tool('prepare_levircd').main(
-        [src, out, '--splits', 'train', '--no-check'])
-    assert counts == dict(train=1)
-    assert '--no-check is deprecated' in capsys.readouterr().err
-    code, _ = run_tool('prepare_levircd',
-                       [src, out, '--no-check', '--check-release'])
-    assert code == 2
-    assert 'not allowed with argument' in capsys.readouterr().err
-
-
-@pytest.mark.parametrize('where', ['same', 'inside', 'split'])
 def test_output_in_source_refused_before_writing(tmp_path, where):
     src = str(tmp_path / 'src')
     fake_release(src, ('A', 'B', 'label'), dict(train=1), 64)

@@ -45,7 +45,6 @@ import argparse
 import math
 import os
 import os.path as osp
-import sys
 import warnings
 from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple)
@@ -956,8 +955,8 @@ def build_parser(description: str, dirs: Sequence[str],
         dirs (Sequence[str]): Default source sub-directories.
         img_suffixes (Sequence[str]): Default image suffixes.
         label_suffixes (Sequence[str]): Default label suffixes.
-        release (Release, optional): Adds ``--check-release`` (and the
-            deprecated ``--no-check``) for this release.
+        release (Release, optional): Adds ``--check-release`` for this
+            release.
 
     Returns:
         argparse.ArgumentParser: The parser.
@@ -988,15 +987,11 @@ def build_parser(description: str, dirs: Sequence[str],
         'brightest channel of a colour label) is >= this. Default: labels '
         'must hold only {0, 255} or {0, 1}')
     if release:
-        group = parser.add_mutually_exclusive_group()
-        group.add_argument(
+        parser.add_argument(
             '--check-release', action='store_true',
             help=f'check the official {release.name} release: '
             f'{release.images} image pairs of {release.image_size}x'
             f'{release.image_size}, before and while tiling')
-        group.add_argument('--no-check', action='store_true',
-                           help='deprecated, does nothing (counts are '
-                           'checked only with --check-release)')
     add_leak_arguments(parser)
     return parser
 
@@ -1053,10 +1048,6 @@ def run_cli(description: str,
     if stride > args.tile_size:
         parser.error(f'--stride {stride} is larger than --tile-size '
                      f'{args.tile_size}: the tiles would leave gaps')
-    if getattr(args, 'no_check', False):
-        print('warning: --no-check is deprecated and does nothing: tile '
-              'counts are checked only with --check-release',
-              file=sys.stderr)
     checked = release if getattr(args, 'check_release', False) else None
     results = prepare(args.src, args.out, args.splits, args.dirs,
                       args.img_suffix, args.label_suffix, args.tile_size,
