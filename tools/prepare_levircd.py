@@ -11,8 +11,9 @@ refuses, before writing, a split whose pair count differs from the
 official 445/64/128 and, while tiling, an image that is not 1024x1024, so
 the result has exactly 7120/1024/2048 tiles; without it any subset or size
 is tiled. Before tiling, every pair is read once and the splits are
-compared by content (both dates' decoded pixels; names ignored); repeats are reported, --drop-leaks leaves
-them out of val and test, --no-leak-check skips the check.
+compared by content (both dates' decoded pixels; names ignored); repeats
+are reported, --drop-leaks leaves them out of val and test,
+--no-leak-check skips the check.
 """
 from ftan_opencd.errors import exit_on_user_error
 from ftan_tools.datasets.tiling import Release, run_cli
