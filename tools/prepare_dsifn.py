@@ -11,8 +11,8 @@ labels, loadable with open-cd's LEVIR_CD_Dataset. --check-release refuses,
 before writing, a split whose pair count differs from the official
 3600/340/48 and, while tiling, an image that is not 512x512, so the result
 has exactly 14400/1360/192 tiles. Before tiling, every pair is read once
-and the splits are compared by content (both dates' decoded pixels; names ignored): the pairs
-that repeat across splits are reported (ChangeFormer issue #52 reports
+and the splits are compared by content (both dates' decoded pixels;
+names ignored): the pairs that repeat across splits are reported (ChangeFormer issue #52 reports
 164 of the 192 test images of ChangeFormer's processed DSIFN-CD lists also
 in its training list; not measured here); --drop-leaks tiles val without
 the pairs also in train and test without those also in train or val;
