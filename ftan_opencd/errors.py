@@ -106,8 +106,10 @@ def exit_on_user_error(main: Callable) -> Callable:
         except USER_ERRORS as exc:
             if os.environ.get(TRACEBACK_ENV, '') not in ('', '0'):
                 raise
-            print(f'error: {user_message(exc)}', file=sys.stderr,
-                  flush=True)
+            # one write, so that the lines of several ranks sharing a
+            # stderr do not interleave
+            sys.stderr.write(f'error: {user_message(exc)}\n')
+            sys.stderr.flush()
             raise SystemExit(USER_ERROR_STATUS) from None
 
     return wrapper
