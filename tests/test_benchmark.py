@@ -230,6 +230,11 @@ def test_distributed_benchmark_rows(tmp_path):
     assert rows[1]['speedup'] == pytest.approx(rows[0]['wall_s'] /
                                                rows[1]['wall_s'])
     assert rows[1]['per_s'] == pytest.approx(2 / rows[1]['wall_s'])
+    for r in rows:  # start-up measured apart, on one 64² pair
+        assert 0 < r['startup_s'] and r['work_s'] == pytest.approx(
+            max(r['wall_s'] - r['startup_s'], 1e-3))
+    assert rows[1]['work_speedup'] == pytest.approx(rows[0]['work_s'] /
+                                                    rows[1]['work_s'])
     for count in (1, 2):  # every pair written, one summary
         assert sorted(os.listdir(tmp_path / f'folder_{count}')) == [
             '00000.png', '00001.png', 'predict_summary.json']
