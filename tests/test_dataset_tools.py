@@ -276,6 +276,7 @@ def test_check_release_refuses_image_of_other_size(tmp_path):
             in str(error.value))
 
 
+@pytest.mark.parametrize('where', ['same', 'inside', 'split'])
 def test_output_in_source_refused_before_writing(tmp_path, where):
     src = str(tmp_path / 'src')
     fake_release(src, ('A', 'B', 'label'), dict(train=1), 64)
