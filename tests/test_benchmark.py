@@ -221,12 +221,15 @@ def test_distributed_benchmark_rows(tmp_path):
     from ftan_tools.benchmark.distributed import markdown, run_distributed
     from .conftest import free_port
     rows = run_distributed(str(tmp_path), pairs=2, pair_size=64, scene=0,
-                           window=64, port=int(free_port()))
+                           window=64, port=int(free_port()), repeat=2)
     assert [(r['workload'], r['procs']) for r in rows] == [('folder', 1),
                                                           ('folder', 2)]
     assert [len(r['peak_rss_mib']) for r in rows] == [1, 2]
     assert all(m > 50 for r in rows for m in r['peak_rss_mib'])
     assert rows[0]['speedup'] == 1.0
+    for r in rows:  # the median of the rounds
+        assert len(r['walls_s']) == 2
+        assert r['wall_s'] == pytest.approx(sum(r['walls_s']) / 2)
     assert rows[1]['speedup'] == pytest.approx(rows[0]['wall_s'] /
                                                rows[1]['wall_s'])
     assert rows[1]['per_s'] == pytest.approx(2 / rows[1]['wall_s'])

@@ -17,7 +17,7 @@ from rasterio.transform import from_origin
 
 from ftan_opencd import pixels
 from ftan_opencd.apis import init_model
-from ftan_opencd.apis import inference, inferencer
+from ftan_opencd.apis import inference, inferencer, sources
 from ftan_opencd.apis.writers import NODATA
 from ftan_opencd.pixels import PixelScaleWarning
 from ftan_opencd.errors import USER_ERROR_STATUS
@@ -110,6 +110,34 @@ def test_scale_that_looks_wrong_warns_naming_the_option(
         img.astype(np.float32) * np.float32(255 / max_value) for img in imgs
     ])
     np.testing.assert_allclose(prob, prob_255, atol=1e-5)
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16])
+def test_raster_scale_sample_is_a_regular_grid_read_in_blocks(
+        tmp_path, monkeypatch, dtype):
+    """The value-range sample of a GeoTIFF: every step-th pixel of every
+    step-th row, the same over several row blocks as from one full read."""
+    monkeypatch.setattr(sources, 'SCALE_SAMPLE', 24)  # step 96 // 24 = 4
+    row_bytes = W * 3 * np.dtype(dtype).itemsize
+    monkeypatch.setattr(sources, 'SAMPLE_READ_BYTES', row_bytes * 4 * 3)
+    img = np.random.default_rng(5).integers(0, 250, (H, W, 3)).astype(dtype)
+    path = write_tif(tmp_path / 'a.tif', img)
+    with rasterio.open(path) as ds:
+        sample = sources.scale_sample(ds, [1, 2, 3])
+        full = np.moveaxis(ds.read([1, 2, 3]), 0, -1)
+    np.testing.assert_array_equal(sample, full[::4, ::4])
+    assert sample.shape == (-(-H // 4), -(-W // 4), 3)
+
+
+def test_scale_check_of_a_geotiff_sees_a_peak_on_the_grid(
+        model, tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, 'SCALE_SAMPLE', 24)
+    imgs = [np.full((H, W, 3), 1000, np.uint16) for _ in range(2)]
+    imgs[0][8, 12] = 4000  # on the grid of step 4: seen
+    paths = [write_tif(tmp_path / f'{k}.tif', img)
+             for k, img in enumerate(imgs)]
+    with pytest.warns(PixelScaleWarning, match='4000'):
+        run(model, *paths)
 
 
 def test_scale_warning_is_logged_even_with_warnings_ignored(

@@ -2,12 +2,13 @@
 
     python tools/benchmark_distributed.py [--pairs 64] [--pair-size 256]
         [--scene 4096] [--procs 1 2] [--config CONFIG] [--window 256]
-        [--work-dir DIR] [--port 29650]
+        [--work-dir DIR] [--port 29650] [--repeat 3]
 
-Runs each workload in 1 process and under torchrun with N processes, one
-thread each, one run at a time, and prints wall time, pairs or windows per
-second, the speed-up over the first process count and the peak resident
-memory of every rank (see ftan_tools/benchmark/distributed.py).
+Runs each workload in 1 process and with tools/dist_predict.sh (torchrun)
+with N processes, one thread each, one run at a time, the process counts
+in turn for --repeat rounds, and prints the median wall time, pairs or
+windows per second, the speed-up over the first process count and the peak
+resident memory of every rank (see ftan_tools/benchmark/distributed.py).
 """
 import argparse
 import shutil
@@ -36,6 +37,8 @@ def parse_args(argv=None):
                         'default: a temporary folder, removed)')
     parser.add_argument('--port', type=int, default=29650,
                         help="torchrun's rendezvous port")
+    parser.add_argument('--repeat', type=int, default=3,
+                        help='rounds (the median wall time is reported)')
     return parser.parse_args(argv)
 
 
@@ -43,13 +46,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     check_config_path(args.config, '--config')
-    if min(args.procs) < 1 or args.pairs < 0 or args.scene < 0:
-        raise UserError('--procs must be >= 1, --pairs and --scene >= 0')
+    if min(args.procs) < 1 or args.repeat < 1 or min(args.pairs,
+                                                     args.scene) < 0:
+        raise UserError('--procs and --repeat must be >= 1, --pairs and '
+                        '--scene >= 0')
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='ftan_dist_')
     try:
         rows = run_distributed(work_dir, args.pairs, args.pair_size,
                                args.scene, args.procs, args.config,
-                               args.window, args.port)
+                               args.window, args.port, args.repeat)
     finally:
         if args.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)

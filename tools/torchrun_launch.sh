@@ -6,6 +6,9 @@
 #   NODE_RANK=0          this machine's index, 0 .. NNODES-1
 #   MASTER_ADDR=127.0.0.1  address of machine 0, reachable from all
 #   PORT=29500           rendezvous port on machine 0 (one per job)
+#   MONITOR_INTERVAL=0.1 seconds between torchrun's checks of its workers:
+#                        torch < 2.4 checks every 5 s, so every job ended
+#                        up to 5 s after its last worker (pytorch#124692)
 torchrun_launch() {
     local nproc=$1 tool=$2
     shift 2
@@ -15,5 +18,6 @@ torchrun_launch() {
         --master_addr="${MASTER_ADDR:-127.0.0.1}" \
         --nproc_per_node="$nproc" \
         --master_port="${PORT:-29500}" \
+        --monitor-interval="${MONITOR_INTERVAL:-0.1}" \
         "$(dirname "${BASH_SOURCE[0]}")/$tool" "$@" --launcher pytorch
 }

@@ -27,8 +27,10 @@ from ..pixels import (check_scale, conform, decode_file, import_rasterio,
 
 # GDAL block cache (MB) of a prediction run; GDAL's default is 5% of the RAM.
 RASTER_CACHE_MB = 64
-# Side of the decimated read that checks a raster's value range at opening.
+# Side of the sample that checks a raster's value range at opening.
 SCALE_SAMPLE = 512
+# Bytes of raster rows read at a time to take that sample.
+SAMPLE_READ_BYTES = 32 * 2**20
 ImageLike = Union[str, np.ndarray]
 
 
@@ -97,6 +99,37 @@ class ArraySource:
         """Nothing to release."""
 
 
+def scale_sample(dataset, indexes) -> np.ndarray:
+    """A regular grid of about :data:`SCALE_SAMPLE` x :data:`SCALE_SAMPLE`
+    pixels of a raster (HxWxC), for the value-range check at opening.
+
+    The rows are read in blocks of about :data:`SAMPLE_READ_BYTES` and
+    sliced, so the memory stays bounded. GDAL's own decimated read
+    (``read(out_shape=...)``) is not used: on a tiled, pixel-interleaved
+    GeoTIFF, the usual layout, it decodes the tiles over and over, which
+    took longer than predicting the scene (docs/inference.md).
+
+    Args:
+        dataset: An open rasterio dataset.
+        indexes (list[int]): Bands to read.
+
+    Returns:
+        np.ndarray: Every ``step``-th pixel of every ``step``-th row, with
+        ``step = max(1, max(H, W) // SCALE_SAMPLE)``.
+    """
+    height, width = dataset.height, dataset.width
+    step = max(1, max(height, width) // SCALE_SAMPLE)
+    row_bytes = width * len(indexes) * np.dtype(dataset.dtypes[0]).itemsize
+    block = max(1, SAMPLE_READ_BYTES // (row_bytes * step)) * step
+    window = import_rasterio().windows.Window
+    parts = []
+    for top in range(0, height, block):
+        rows = dataset.read(indexes, window=window(
+            0, top, width, min(block, height - top)))
+        parts.append(np.moveaxis(rows[:, ::step, ::step], 0, -1))
+    return np.concatenate(parts)
+
+
 class RasterSource:
     """A raster read lazily with rasterio, one band of rows at a time.
 
@@ -130,12 +163,9 @@ class RasterSource:
         self.georef = (ds.crs, ds.transform)
         self.nodata = ds.nodata if nodata is None else nodata
         self._window = rasterio.windows.Window
-        step = max(1, max(ds.height, ds.width) // SCALE_SAMPLE)
-        sample = ds.read(self.indexes, out_shape=(
-            len(self.indexes), -(-ds.height // step), -(-ds.width // step)))
+        sample = scale_sample(ds, self.indexes)
         if self.nodata is not None:
-            sample = np.moveaxis(sample, 0, -1)[valid_pixels(
-                np.moveaxis(sample, 0, -1), self.nodata)]
+            sample = sample[valid_pixels(sample, self.nodata)]
         check_scale(sample, path, max_value)
 
     def read_block(self, start: int, stop: int) -> Tuple[np.ndarray,
