@@ -2,6 +2,7 @@
 tools/activation_maps.py, on the CPU demo's small FTAN (0.7 M parameters)
 with random weights, so that every test runs in seconds on a CPU.
 """
+import itertools
 import json
 import sys
 
@@ -19,6 +20,7 @@ from ftan_opencd.apis.folders import pair_folders
 from ftan_opencd.apis.gradcam import fdm_bypassed
 from ftan_opencd.apis.inference import change_probability, forward_logits
 from ftan_opencd.apis.sliding_window import (RowBlender, WindowLayout,
+                                             row_bands, window_rows_of_band,
                                              window_starts)
 from ftan_opencd.pixels import import_rasterio
 from .conftest import DEMO_CONFIG, infer, load_tool
@@ -112,6 +114,42 @@ def test_window_layout_covers_every_pixel():
         atol=1e-6)
     with pytest.raises(ValueError, match='stride'):
         WindowLayout(H, W, 64, 65)
+
+
+def band_work(layout, bands):
+    """Window rows each band computes (none for an empty band)."""
+    return [len(window_rows_of_band(layout, start, stop)) if start < stop
+            else 0 for start, stop in bands]
+
+
+@pytest.mark.parametrize('height,window,step,count', [
+    (4096, 256, 192, 2), (4096, 256, 192, 3), (2048, 256, 192, 2),
+    (400, 64, 48, 2), (1000, 256, 256, 2), (4096, 256, 64, 4),
+    (1024, 256, 192, 5), (300, 256, 192, 2)])
+def test_row_bands_balance_the_window_rows_each_band_computes(
+        height, window, step, count):
+    layout = WindowLayout(height, 64, window, step)
+    bands = row_bands(layout, count)
+    assert len(bands) == count
+    assert bands[0][0] == 0 and bands[-1][1] == height
+    assert all(a[1] == b[0] for a, b in zip(bands, bands[1:]))
+    assert all(start in layout.rows or start == height
+               for start, _ in bands)
+    work = band_work(layout, bands)
+    # the smallest largest band over every choice of cuts on window tops
+    best = min(max(band_work(layout, zip((0, ) + cuts, cuts + (height, ))))
+               for cuts in itertools.combinations_with_replacement(
+                   list(layout.rows[1:]) + [height], count - 1))
+    assert max(work) == best
+    assert work[0] == min(work[:len([b for b in bands if b[0] < b[1]])])
+
+
+def test_row_bands_of_a_4096_scene_share_the_overlap_row_evenly():
+    layout = WindowLayout(4096, 4096, 256, 192)  # 21 window rows
+    bands = row_bands(layout, 2)
+    assert band_work(layout, bands) == [11, 11]  # 10 + 1 shared, 11
+    assert row_bands(WindowLayout(256, 256, 256, 192), 3) == [
+        (0, 256), (256, 256), (256, 256)]  # one window row: rank 0 alone
 
 
 def test_row_blender_streams_the_full_weighted_average():

@@ -465,3 +465,17 @@ def test_check_device_refuses_gpus_this_machine_lacks(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
     with pytest.raises(UserError, match='no CUDA GPU is visible'):
         check_device('cuda:0')
+
+
+@pytest.mark.parametrize('command', [[], ['precision'], ['learn']])
+def test_benchmark_refuses_a_configs_folder_without_the_configs(
+        tmp_path, command):
+    """--configs naming a folder without configs/benchmark/*.py is refused,
+    not silently replaced by ./configs (which holds them here)."""
+    status, out = run_process('tools/benchmark.py', *command, '--configs',
+                              tmp_path)
+    lines = [line for line in out.splitlines() if line.startswith('error')]
+    assert status == USER_ERROR_STATUS, out
+    assert lines == [f'error: --configs / $FTAN_CONFIGS {tmp_path} is not '
+                     'the configs/ folder of ftan-opencd (no '
+                     'benchmark/ftan-b.py in it)'], out

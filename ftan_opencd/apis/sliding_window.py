@@ -10,7 +10,7 @@ never down-weighted. Every weight is strictly positive. With a regular stride
 the ramps of two neighbours sum to 1 over their overlap (a partition of
 unity); in general the blended value is ``sum(w * p) / sum(w)``.
 """
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -178,11 +178,14 @@ def window_rows_of_band(layout: WindowLayout, start: int,
 def row_bands(layout: WindowLayout, count: int) -> List[Tuple[int, int]]:
     """Split the image rows into ``count`` bands of about equal work.
 
-    Band boundaries sit on window tops, and each band owns about the same
-    number of window rows; a band also needs the window row above it that
-    overlaps its first rows (:func:`window_rows_of_band`), so a split costs
-    about one window row per boundary. With fewer window rows than bands,
-    some bands are empty (``start == stop``).
+    Band boundaries sit on window tops. A band computes every window row
+    that reaches it (:func:`window_rows_of_band`): the rows it owns and,
+    with overlapping windows, the row above that overlaps its first rows.
+    The cuts make the largest of these counts as small as it can be (so 21
+    window rows over 2 bands are 11 + 11 with the shared row, not 10 + 12),
+    and leave any remainder to the top band.
+    With fewer window rows than bands, the last bands are empty
+    (``start == stop == height``).
 
     Args:
         layout (WindowLayout): The window layout.
@@ -192,9 +195,32 @@ def row_bands(layout: WindowLayout, count: int) -> List[Tuple[int, int]]:
         list[tuple[int, int]]: ``(start, stop)`` rows of each band, top to
         bottom, covering ``[0, height)`` exactly once.
     """
-    tops = layout.rows
-    cuts = [tops[min(len(tops) - 1, round(k * len(tops) / count))]
-            if k else 0 for k in range(count)] + [layout.height]
-    cuts = [min(max(c, prev), layout.height)
-            for prev, c in zip([0] + cuts[:-1], cuts)]
-    return list(zip(cuts[:-1], cuts[1:]))
+    tops = list(layout.rows)
+
+    def cost(first: int, after: int) -> int:
+        """Window rows the band of window rows ``[first, after)`` needs."""
+        stop = tops[after] if after < len(tops) else layout.height
+        return len(window_rows_of_band(layout, tops[first], stop))
+
+    def cuts_within(most: int) -> Optional[List[int]]:
+        """First window row of each band, no band over ``most`` rows of
+        work, or None when ``count`` bands cannot do it. Filled from the
+        bottom, so that the top band (rank 0, which merges the bands
+        afterwards) is the lightest."""
+        firsts, after = [], len(tops)
+        while after > 0:
+            first = after - 1
+            if cost(first, after) > most:
+                return None
+            while first > 0 and cost(first - 1, after) <= most:
+                first -= 1
+            firsts.insert(0, first)
+            after = first
+        return firsts if len(firsts) <= count else None
+
+    most = -(-len(tops) // count)
+    while cuts_within(most) is None:
+        most += 1
+    starts = [tops[k] for k in cuts_within(most)]
+    starts += [layout.height] * (count - len(starts))
+    return list(zip(starts, starts[1:] + [layout.height]))

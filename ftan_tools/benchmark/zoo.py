@@ -21,17 +21,28 @@ CONFIGS_ENV = 'FTAN_CONFIGS'
 def config_dir() -> str:
     """The project's ``configs/`` folder, which the benchmark reads.
 
-    Taken from ``$FTAN_CONFIGS`` (``tools/benchmark.py --configs``), else
-    ``./configs``, else the checkout this package is installed from.
+    Taken from ``$FTAN_CONFIGS`` (``tools/benchmark.py --configs``) when
+    set, else ``./configs``, else the checkout this package is installed
+    from.
 
     Raises:
-        FileNotFoundError: None of them holds ``benchmark/ftan-b.py``.
+        FileNotFoundError: The folder given holds no ``benchmark/ftan-b.py``
+            (a wrong folder is refused, not replaced by another), or,
+            with none given, neither default does.
     """
+    def holds_configs(folder: str) -> bool:
+        return osp.isfile(osp.join(folder, 'benchmark', 'ftan-b.py'))
+
+    given = os.environ.get(CONFIGS_ENV)
+    if given:
+        if not holds_configs(given):
+            raise FileNotFoundError(
+                f'--configs / ${CONFIGS_ENV} {given} is not the configs/ '
+                'folder of ftan-opencd (no benchmark/ftan-b.py in it)')
+        return osp.abspath(given)
     checkout = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    candidates = [os.environ.get(CONFIGS_ENV), 'configs',
-                  osp.join(checkout, 'configs')]
-    for folder in candidates:
-        if folder and osp.isfile(osp.join(folder, 'benchmark', 'ftan-b.py')):
+    for folder in ('configs', osp.join(checkout, 'configs')):
+        if holds_configs(folder):
             return osp.abspath(folder)
     raise FileNotFoundError(
         'the benchmark needs the configs/ folder of ftan-opencd (with '
@@ -59,6 +70,7 @@ def use_configs(args: argparse.Namespace) -> None:
     """
     if args.configs:
         os.environ[CONFIGS_ENV] = os.path.abspath(args.configs)
+    config_dir()  # a wrong folder is refused before any work
 
 
 def model_config_path(name: str) -> str:
