@@ -74,6 +74,17 @@ def logged_metrics(work_dir) -> dict:
 
 
 
+def run_slurm_script(script, cluster, cwd, args, **env) -> str:
+    """``tools/<script> PARTITION JOB DEMO_CONFIG *args`` on ``cluster`` as
+    2 one-CPU tasks (``env`` asks for no GPU, in one of the two ways)."""
+    return run(['bash', osp.join(REPO, 'tools', script),
+                local_slurm.PARTITION, f'ftan-{script[6:-3]}', DEMO_CONFIG,
+                *args, '--cfg-options', *SMALL],
+               cwd=str(cwd),
+               env=tool_env(SLURM_CONF=cluster.conf, NTASKS='2',
+                            CPUS_PER_TASK='1', MASTER_PORT=free_port(),
+                            **env))
+
 
 @pytest.fixture(scope='module')
 def one_process_metrics(data_root, checkpoint, tmp_path_factory):
@@ -96,14 +107,10 @@ def one_process_metrics(data_root, checkpoint, tmp_path_factory):
 def test_srun_training_on_cpu(slurm_cluster, data_root, tmp_path):
     """tools/slurm_train.sh on a CPU partition: 2 tasks, gloo, 2 iters."""
     work = tmp_path / 'work'
-    log = run(['bash', osp.join(REPO, 'tools/slurm_train.sh'),
-               local_slurm.PARTITION, 'ftan-train', DEMO_CONFIG, str(work),
-               '--iters', '2', '--data-root', data_root,
-               '--cfg-options', *SMALL],
-              cwd=str(tmp_path),
-              env=tool_env(SLURM_CONF=slurm_cluster.conf, GPUS_PER_NODE='0',
-                           NTASKS='2', CPUS_PER_TASK='1',
-                           MASTER_PORT=free_port()))
+    log = run_slurm_script(
+        'slurm_train.sh', slurm_cluster, tmp_path,
+        [str(work), '--iters', '2', '--data-root', data_root],
+        GPUS_PER_NODE='0')
     assert 'Distributed launcher: slurm' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
     assert 'Iter(train) [2/2]' in log
@@ -114,14 +121,10 @@ def test_srun_test_metrics_equal_one_process(slurm_cluster, data_root,
                                             checkpoint, one_process_metrics,
                                             tmp_path):
     work = tmp_path / 'work'
-    log = run(['bash', osp.join(REPO, 'tools/slurm_test.sh'),
-               local_slurm.PARTITION, 'ftan-test', DEMO_CONFIG, checkpoint,
-               '--work-dir', str(work), '--data-root', data_root,
-               '--cfg-options', *SMALL],
-              cwd=str(tmp_path),
-              env=tool_env(SLURM_CONF=slurm_cluster.conf, GPUS='0',
-                           NTASKS='2', CPUS_PER_TASK='1',
-                           MASTER_PORT=free_port()))
+    log = run_slurm_script(
+        'slurm_test.sh', slurm_cluster, tmp_path,
+        [checkpoint, '--work-dir', str(work), '--data-root', data_root],
+        GPUS='0')
     assert 'Distributed launcher: slurm' in log
     assert 'Iter(test) [2/2]' in log  # 2 samples per rank: one is padding
     assert logged_metrics(work) == one_process_metrics

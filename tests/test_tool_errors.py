@@ -282,6 +282,17 @@ def corrupt_copy(data_root, tmp_path, split, name):
     return str(root), str(bad)
 
 
+def assert_unreadable_sample_named(code, log, folder, reason, loop):
+    """One error line names the unreadable sample before any ``loop``
+    iteration (``train`` or ``test``) runs."""
+    assert code == USER_ERROR_STATUS, log[-3000:]
+    assert 'Traceback' not in log
+    assert (f'error: CheckedCDDataset: 1 of 2 samples of {folder} cannot '
+            f'be read: {reason}') in log
+    assert '--no-verify' in log
+    assert f'Iter({loop})' not in log  # not a single iteration
+
+
 @pytest.mark.needs_torchvision  # builds an open-cd model
 @pytest.mark.parametrize('split', ['val', 'test'])
 def test_corrupt_val_or_test_image_stops_before_training(data_root,
@@ -291,13 +302,9 @@ def test_corrupt_val_or_test_image_stops_before_training(data_root,
         'tools/train.py', osp.join(LEARN, 'fc-siam-diff.py'), '--data-root',
         root, '--iters', '2', '--work-dir', tmp_path / 'work',
         '--cfg-options', *SMALL)
-    assert code == USER_ERROR_STATUS
-    assert 'Traceback' not in log
-    assert (f'error: CheckedCDDataset: 1 of 2 samples of '
-            f'{osp.join(root, split)} cannot be read: image file is empty: '
-            f'{bad}') in log
-    assert '--no-verify' in log
-    assert 'Iter(train)' not in log  # not a single training iteration
+    assert_unreadable_sample_named(
+        code, log, osp.join(root, split), f'image file is empty: {bad}',
+        'train')
 
 
 def test_no_verify_leaves_the_data_sets_as_configured(monkeypatch,
@@ -328,13 +335,10 @@ def test_truncated_test_image_is_named_before_the_test_loop(data_root,
         '--data-root', root, '--work-dir', tmp_path / 'work',
         '--cfg-options', 'test_dataloader.num_workers=0',
         'test_dataloader.persistent_workers=False')
-    assert code == USER_ERROR_STATUS, log[-3000:]
-    assert 'Traceback' not in log
-    assert (f'error: CheckedCDDataset: 1 of 2 samples of '
-            f'{osp.join(str(root), "test")} cannot be read: cannot decode '
-            f'{bad} as an image (corrupt or not an image file)') in log
-    assert '--no-verify' in log
-    assert 'Iter(test)' not in log  # not a single test iteration
+    assert_unreadable_sample_named(
+        code, log, osp.join(str(root), 'test'),
+        f'cannot decode {bad} as an image (corrupt or not an image file)',
+        'test')
 
 
 def test_test_tool_verifies_the_test_set_unless_no_verify(monkeypatch,

@@ -106,8 +106,8 @@ def scale_sample(dataset, indexes) -> np.ndarray:
     The rows are read in blocks of about :data:`SAMPLE_READ_BYTES` and
     sliced, so the memory stays bounded. GDAL's own decimated read
     (``read(out_shape=...)``) is not used: on a tiled, pixel-interleaved
-    GeoTIFF, the usual layout, it decodes the tiles over and over, which
-    took longer than predicting the scene (docs/inference.md).
+    GeoTIFF, the usual layout, it decodes the tiles over and over and is
+    far slower than reading the rows (docs/input_data.md).
 
     Args:
         dataset: An open rasterio dataset.
