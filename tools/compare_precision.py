@@ -21,6 +21,7 @@ from ftan_opencd.pixels import load_label
 from ftan_opencd.cli import add_trust_argument
 from ftan_opencd.utils.precision import amp_dtype, describe_amp
 from ftan_opencd.errors import exit_on_user_error
+from ftan_opencd.utils.user_errors import check_tool_paths
 
 
 def parse_args(argv=None):
@@ -44,6 +45,10 @@ def f1(tp: int, fp: int, fn: int) -> float:
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    # wrong arguments first, whatever this CPU can do
+    check_tool_paths(args.config, args.checkpoint)
+    split = osp.join(args.data_root, args.split)
+    names, _, _ = pair_folders(osp.join(split, 'A'), osp.join(split, 'B'))
     print(describe_amp(args.device))
     if amp_dtype(args.device) is None:
         return 1
@@ -52,8 +57,6 @@ def main(argv=None):
         trust_checkpoint=args.trust_checkpoint or None,
         window=WindowOptions(args.window, stride=args.window),
         progress=False)
-    split = osp.join(args.data_root, args.split)
-    names, _, _ = pair_folders(osp.join(split, 'A'), osp.join(split, 'B'))
     agree = total = 0
     counts = {False: np.zeros(3, np.int64), True: np.zeros(3, np.int64)}
     seconds = {False: 0.0, True: 0.0}
