@@ -73,7 +73,6 @@ def logged_metrics(work_dir) -> dict:
             if key not in TIMING_KEYS}
 
 
-
 def run_slurm_script(script, cluster, cwd, args, **env) -> str:
     """``tools/<script> PARTITION JOB DEMO_CONFIG *args`` on ``cluster`` as
     2 one-CPU tasks (``env`` asks for no GPU, in one of the two ways)."""

@@ -219,8 +219,10 @@ def row_bands(layout: WindowLayout, count: int) -> List[Tuple[int, int]]:
         return firsts if len(firsts) <= count else None
 
     most = -(-len(tops) // count)
-    while cuts_within(most) is None:
+    firsts = cuts_within(most)
+    while firsts is None:
         most += 1
-    starts = [tops[k] for k in cuts_within(most)]
+        firsts = cuts_within(most)
+    starts = [tops[k] for k in firsts]
     starts += [layout.height] * (count - len(starts))
     return list(zip(starts, starts[1:] + [layout.height]))
