@@ -76,8 +76,9 @@ def logged_metrics(work_dir) -> dict:
 def run_slurm_script(script, cluster, cwd, args, **env) -> str:
     """``tools/<script> PARTITION JOB DEMO_CONFIG *args`` on ``cluster`` as
     2 one-CPU tasks (``env`` asks for no GPU, in one of the two ways)."""
+    job = 'ftan-' + script.removeprefix('slurm_').removesuffix('.sh')
     return run(['bash', osp.join(REPO, 'tools', script),
-                local_slurm.PARTITION, f'ftan-{script[6:-3]}', DEMO_CONFIG,
+                local_slurm.PARTITION, job, DEMO_CONFIG,
                 *args, '--cfg-options', *SMALL],
                cwd=str(cwd),
                env=tool_env(SLURM_CONF=cluster.conf, NTASKS='2',
